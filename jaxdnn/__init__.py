@@ -1,0 +1,40 @@
+"""jaxdnn: the deep-learning fundamentals of the course, as pure JAX functions.
+
+Conventions: X is ``(n_x, m)`` with one example per column; params is a list of
+``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts; activations is a tuple of names, one per layer;
+the cost is the binary cross-entropy computed from the output logits. Every function is pure and
+un-jitted: ``jit`` (with ``activations`` static), ``vmap`` and ``grad`` it where you call it.
+"""
+
+from jaxdnn.activations import ACTIVATIONS
+from jaxdnn.backward import (
+    autodiff_value_and_grad,
+    backward,
+    cost_with_manual_vjp,
+    manual_value_and_grad,
+)
+from jaxdnn.forward import forward
+from jaxdnn.gradcheck import GradCheckReport, gradient_check
+from jaxdnn.initializers import init_params
+from jaxdnn.loss import bce_from_logits, cost
+from jaxdnn.optimizers import gd_update
+from jaxdnn.predict import accuracy, predict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "GradCheckReport",
+    "accuracy",
+    "autodiff_value_and_grad",
+    "backward",
+    "bce_from_logits",
+    "cost",
+    "cost_with_manual_vjp",
+    "forward",
+    "gd_update",
+    "gradient_check",
+    "init_params",
+    "manual_value_and_grad",
+    "predict",
+]

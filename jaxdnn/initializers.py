@@ -1,0 +1,49 @@
+"""Parameter initialisation: the params pytree, ``list[{"W": (n_l, n_{l-1}), "b": (n_l, 1)}]``."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdnn._validate import check_layer_dims
+
+# scale of W_l's N(0, 1) draw as a function of n_{l-1}
+_SCALES = {
+    "zeros": lambda n_prev: 0.0,
+    "small": lambda n_prev: 0.01,  # the course's randn * 0.01
+    "large": lambda n_prev: 10.0,  # the course's "large random" randn * 10
+    "xavier": lambda n_prev: 1.0 / n_prev**0.5,  # randn / sqrt(n_{l-1})
+    "he": lambda n_prev: (2.0 / n_prev) ** 0.5,  # randn * sqrt(2 / n_{l-1})
+}
+METHODS = tuple(_SCALES)
+"""Names accepted by :func:`init_params`."""
+
+
+def init_params(key, layer_dims, method: str = "he", dtype=jnp.float32):
+    """Initial parameters of a fully connected network.
+
+    Args:
+      key: a ``jax.random`` key; split once per layer, never reused.
+      layer_dims: ``[n_x, n_1, ..., n_L]``, at least two positive ints.
+      method: how ``W_l`` is drawn (``b_l`` is always zero):
+        ``"zeros"``: all zeros (the course's symmetric failure case);
+        ``"small"``: ``0.01 * N(0, 1)``;
+        ``"large"``: ``10 * N(0, 1)``;
+        ``"xavier"``: ``N(0, 1) / sqrt(n_{l-1})``;
+        ``"he"``: ``N(0, 1) * sqrt(2 / n_{l-1})``.
+      dtype: floating dtype of every leaf; the rest of the library takes its dtype from here.
+
+    Returns:
+      ``params``: a list of L dicts, ``params[l-1] = {"W": (n_l, n_{l-1}), "b": (n_l, 1)}``.
+    """
+    dims = check_layer_dims(layer_dims)
+    if method not in _SCALES:
+        raise ValueError(f"unknown init method {method!r}; expected one of {list(METHODS)}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be floating, got {jnp.dtype(dtype)}")
+    keys = jax.random.split(key, len(dims) - 1)
+    params = []
+    for k, n_prev, n in zip(keys, dims[:-1], dims[1:]):
+        W = _SCALES[method](n_prev) * jax.random.normal(k, (n, n_prev), dtype)  # (n_l, n_{l-1})
+        params.append({"W": W.astype(dtype), "b": jnp.zeros((n, 1), dtype)})  # b: (n_l, 1)
+    return params

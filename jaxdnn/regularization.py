@@ -1,0 +1,55 @@
+"""Regularisation as the course derives it: the L2 penalty and inverted dropout.
+
+L2 adds ``lambd / (2 m) * sum_l ||W_l||_F^2`` to the cost and ``lambd / m * W_l`` to each ``dW_l``.
+Inverted dropout keeps each hidden unit with probability ``keep_prob`` and scales the kept ones by
+``1 / keep_prob``, so the expected activation is unchanged; the backward pass multiplies ``dA_l`` by
+the same scaled mask. The masks are a pure function of ``key``, so hand-derived and automatic
+gradients see the same dropped units.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def check_regularization(l2, keep_prob, key, num_layers: int):
+    """Validate the regularisation arguments shared by cost, forward and the value-and-grads."""
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)):
+        raise TypeError(f"l2 must be a non-negative float, got {l2!r}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+    if keep_prob is None:
+        return
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)):
+        raise TypeError(f"keep_prob must be a float in (0, 1] or None, got {keep_prob!r}")
+    if not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must lie in (0, 1], got {keep_prob}")
+    if keep_prob < 1 and key is None:
+        raise ValueError("dropout with keep_prob < 1 needs a PRNG key: pass key=jax.random.key(...)")
+    if keep_prob < 1 and num_layers < 2:
+        raise ValueError("dropout applies to hidden layers, and this network has none")
+
+
+def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):
+    """Scaled inverted-dropout masks ``D_l / keep_prob``, one per hidden layer.
+
+    Args:
+      key: PRNG key; split once per hidden layer.
+      hidden_shapes: shapes ``(n_l, m)`` of the hidden activations ``A_1 .. A_{L-1}``.
+      keep_prob: probability of keeping a unit.
+      dtype: dtype of the masks (the params' dtype).
+
+    Returns:
+      a list of arrays of 0 and ``1 / keep_prob``, shaped like each hidden activation.
+    """
+    keys = jax.random.split(key, len(hidden_shapes))
+    return [
+        jax.random.bernoulli(k, keep_prob, shape).astype(dtype) / jnp.asarray(keep_prob, dtype)
+        for k, shape in zip(keys, hidden_shapes)
+    ]
+
+
+def l2_penalty(params, m: int, l2: float):
+    """``l2 / (2 m) * sum_l ||W_l||_F^2``, the course's L2 cost term."""
+    return (l2 / (2 * m)) * sum(jnp.sum(jnp.square(p["W"])) for p in params)
