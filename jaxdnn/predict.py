@@ -28,4 +28,4 @@ def accuracy(params, X, Y, activations):
     """Fraction of entries of ``Y`` (shape ``(n_L, m)``) that :func:`predict` gets right."""
     X, Y, acts = check_problem(params, X, Y, activations)
     AL, _ = _forward(params, X, acts)
-    return jnp.mean((AL > 0.5).astype(Y.dtype) == Y)
+    return jnp.mean((AL > 0.5).astype(Y.dtype) == Y, dtype=Y.dtype)  # in the params' dtype

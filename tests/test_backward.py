@@ -1,0 +1,162 @@
+"""Hand-derived backprop against jax.grad: random architectures, regularisation, the custom VJP."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import jaxdnn
+from jaxdnn.gradcheck import relative_difference
+
+from .conftest import assert_trees_close, maybe_jit
+
+NAMES = sorted(jaxdnn.ACTIVATIONS)
+
+
+def draw_architectures(n=24, seed=0):
+    """n architectures: 2 to 6 layers, widths 1 to 30, hidden activations from every name."""
+    rng = np.random.RandomState(seed)
+    archs = []
+    for i in range(n):
+        L = int(rng.randint(2, 7))
+        dims = [int(d) for d in rng.randint(1, 31, size=L + 1)]
+        hidden = [NAMES[(i + l) % len(NAMES)] for l in range(L - 1)]  # cycles through all names
+        acts = tuple(hidden) + ("sigmoid",)
+        m = int(rng.choice([1, 2, 7, 33, 64]))
+        archs.append((dims, acts, m))
+    return archs
+
+
+ARCHS = draw_architectures()
+
+
+def test_the_drawn_architectures_cover_the_required_ranges():
+    assert len(ARCHS) >= 20
+    assert {len(d) - 1 for d, _, _ in ARCHS} == {2, 3, 4, 5, 6}
+    assert {a for _, acts, _ in ARCHS for a in acts} == set(NAMES)
+    widths = [w for d, _, _ in ARCHS for w in d]
+    assert min(widths) == 1 and max(widths) >= 28
+    assert {m for _, _, m in ARCHS} >= {1, 64}
+
+
+def make_problem(dims, m, dtype, seed):
+    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    params = jaxdnn.init_params(k_p, dims, "xavier", dtype)
+    X = jax.random.normal(k_x, (dims[0], m), dtype)
+    Y = jax.random.bernoulli(k_y, 0.5, (dims[-1], m)).astype(dtype)
+    return params, X, Y
+
+
+# Every architecture under jit; eager mode compiles each primitive for each new shape (about 3 s an
+# architecture on 2 cores), so it runs on every fourth one, which still covers every activation.
+CASES = [(i, "jit") for i in range(len(ARCHS))] + [(i, "eager") for i in range(0, len(ARCHS), 4)]
+
+
+def test_the_eager_subset_covers_every_activation():
+    assert {a for i, mode in CASES if mode == "eager" for a in ARCHS[i][1]} == set(NAMES)
+
+
+@pytest.mark.parametrize("dtype,tol", [(jnp.float64, 1e-10), (jnp.float32, 2e-5)])
+@pytest.mark.parametrize("i,mode", CASES)
+def test_manual_equals_autodiff_on_random_networks(i, mode, dtype, tol):
+    dims, acts, m = ARCHS[i]
+    params, X, Y = make_problem(dims, m, dtype, seed=i)
+    J_man, g_man = maybe_jit(jaxdnn.manual_value_and_grad, mode)(params, X, Y, acts)
+    J_auto, g_auto = maybe_jit(jaxdnn.autodiff_value_and_grad, mode)(params, X, Y, acts)
+    assert jax.tree.structure(g_man) == jax.tree.structure(g_auto) == jax.tree.structure(params)
+    assert J_man.dtype == dtype and float(J_man) == pytest.approx(float(J_auto), rel=tol)
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(g_man), jax.tree.leaves(g_auto)):
+        assert a.dtype == dtype
+        d = relative_difference(a, b)
+        assert d < tol, f"{dims} {acts} m={m} leaf {jax.tree_util.keystr(path)}: {d:.2e} >= {tol}"
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_manual_equals_autodiff_exactly_at_the_kink(name):
+    """All pre-activations of layer 1 are exactly 0: the two conventions must agree there."""
+    params = jaxdnn.init_params(jax.random.key(0), [3, 4, 1], "he", jnp.float64)
+    params[0]["W"] = jnp.zeros_like(params[0]["W"])
+    X = jax.random.normal(jax.random.key(1), (3, 5), jnp.float64)
+    Y = jnp.array([[1.0, 0.0, 1.0, 1.0, 0.0]])
+    _, g_man = jaxdnn.manual_value_and_grad(params, X, Y, (name, "sigmoid"))
+    _, g_auto = jaxdnn.autodiff_value_and_grad(params, X, Y, (name, "sigmoid"))
+    assert_trees_close(g_man, g_auto, rtol=1e-13, atol=0, what=f"{name} at Z = 0")
+
+
+def test_the_backward_function_alone_matches():
+    params, X, Y = make_problem([4, 3, 2], 6, jnp.float64, seed=3)
+    acts = ("tanh", "sigmoid")
+    _, caches = jaxdnn.forward(params, X, acts)
+    _, g_auto = jaxdnn.autodiff_value_and_grad(params, X, Y, acts)
+    assert_trees_close(jaxdnn.backward(params, caches, Y, acts), g_auto, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("l2,keep_prob", [(0.7, None), (0.0, 0.8), (0.3, 0.6)])
+def test_regularised_gradients_equal_autodiff(l2, keep_prob, mode):
+    params, X, Y = make_problem([5, 6, 4, 1], 9, jnp.float64, seed=4)
+    acts = ("relu", "tanh", "sigmoid")
+    kw = dict(l2=l2, keep_prob=keep_prob, key=jax.random.key(5))
+    fn = lambda f: maybe_jit(lambda p, x, y, activations: f(p, x, y, activations, **kw), mode)  # noqa
+    J_m, g_m = fn(jaxdnn.manual_value_and_grad)(params, X, Y, acts)
+    J_a, g_a = fn(jaxdnn.autodiff_value_and_grad)(params, X, Y, acts)
+    assert float(J_m) == pytest.approx(float(J_a), rel=1e-13)
+    assert_trees_close(g_m, g_a, rtol=1e-11, atol=1e-15, what=f"l2={l2}, keep_prob={keep_prob}")
+
+
+def test_l2_term_is_the_course_formula():
+    params, X, Y = make_problem([3, 4, 1], 5, jnp.float64, seed=6)
+    acts = ("relu", "sigmoid")
+    plain = jaxdnn.cost(params, X, Y, acts)
+    reg = jaxdnn.cost(params, X, Y, acts, l2=0.1)
+    frob = sum(float(np.sum(np.asarray(p["W"]) ** 2)) for p in params)
+    assert float(reg - plain) == pytest.approx(0.1 / (2 * 5) * frob, rel=1e-12)
+
+
+def test_dropout_masks_drop_hidden_units_and_rescale():
+    params, X, Y = make_problem([3, 200, 1], 50, jnp.float64, seed=7)
+    _, caches = jaxdnn.forward(params, X, ("relu", "sigmoid"), keep_prob=0.75,
+                               key=jax.random.key(0))
+    D = np.asarray(caches[0]["D"])
+    assert set(np.unique(D)) == {0.0, 1 / 0.75}
+    assert abs((D > 0).mean() - 0.75) < 0.02  # 10000 Bernoulli(0.75) draws: std 0.0043
+    assert "D" not in caches[1]
+    A1 = np.asarray(jax.nn.relu(caches[0]["Z"]))
+    np.testing.assert_allclose(caches[1]["A_prev"], A1 * D, rtol=1e-15)
+
+
+def test_custom_vjp_cost_passes_check_grads():
+    params, X, _ = make_problem([4, 5, 3, 2], 6, jnp.float64, seed=8)
+    Y = jax.random.uniform(jax.random.key(9), (2, 6), jnp.float64, 0.2, 0.8)  # soft labels
+    acts = ("tanh", "leaky_relu", "sigmoid")
+    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)  # noqa: E731
+    check_grads(f, (params, X, Y), order=1, modes=["rev"], eps=1e-6)
+    check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)
+    # and it really is the hand-derived pass that jax.grad runs
+    assert_trees_close(jax.grad(f)(params, X, Y), jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
+                       rtol=0, atol=0, what="grad of the custom-VJP cost")
+
+
+def test_per_example_gradients_average_to_the_full_batch_gradient(mode):
+    params, X, Y = make_problem([4, 6, 1], 16, jnp.float64, seed=10)
+    acts = ("relu", "sigmoid")
+
+    def one(p, x, y):  # x: (n_x,), y: (n_L,) -> a batch of one column
+        return jaxdnn.cost_with_manual_vjp(p, x[:, None], y[:, None], acts)
+
+    per_example = jax.vmap(jax.grad(one), in_axes=(None, 1, 1))
+    if mode == "jit":
+        per_example = jax.jit(per_example)
+    grads = per_example(params, X, Y)
+    assert grads[0]["W"].shape == (16, 6, 4)
+    mean = jax.tree.map(lambda g: g.mean(axis=0), grads)
+    _, full = jaxdnn.autodiff_value_and_grad(params, X, Y, acts)
+    assert_trees_close(mean, full, rtol=1e-12, atol=1e-16, what="mean of per-example grads")
+
+
+def test_custom_vjp_input_and_label_gradients_equal_autodiff():
+    params, X, Y = make_problem([3, 4, 1], 5, jnp.float64, seed=11)
+    acts = ("tanh", "sigmoid")
+    manual = jax.grad(lambda x, y: jaxdnn.cost_with_manual_vjp(params, x, y, acts), (0, 1))(X, Y)
+    auto = jax.grad(lambda x, y: jaxdnn.cost(params, x, y, acts), (0, 1))(X, Y)
+    assert_trees_close(manual, auto, rtol=1e-12, atol=1e-16, what="dJ/dX, dJ/dY")

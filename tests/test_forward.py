@@ -1,0 +1,72 @@
+"""forward: shapes, caches, equality with a NumPy reference, vmap over examples, predict."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxdnn
+
+from .conftest import maybe_jit
+
+ACTS = ("relu", "leaky_relu", "tanh", "sigmoid")
+DIMS = [6, 5, 4, 3, 2]
+
+
+def problem(dtype=jnp.float64, m=9):
+    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    params = jaxdnn.init_params(k1, DIMS, "he", dtype)
+    X = jax.random.normal(k2, (DIMS[0], m), dtype)
+    Y = jax.random.bernoulli(k3, 0.5, (DIMS[-1], m)).astype(dtype)
+    return params, X, Y
+
+
+def numpy_forward(params, X, acts):
+    g = {"relu": lambda z: np.maximum(z, 0), "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+         "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "linear": lambda z: z}
+    A = np.asarray(X)
+    for p, a in zip(params, acts):
+        A = g[a](np.asarray(p["W"]) @ A + np.asarray(p["b"]))
+    return A
+
+
+@pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-5), (jnp.float64, 1e-13)])
+def test_forward_matches_numpy_and_returns_caches(dtype, rtol, mode):
+    params, X, _ = problem(dtype)
+    AL, caches = maybe_jit(jaxdnn.forward, mode)(params, X, ACTS)
+    assert AL.shape == (2, 9) and AL.dtype == dtype
+    np.testing.assert_allclose(AL, numpy_forward(params, X, ACTS), rtol=rtol)
+    assert [c["Z"].shape for c in caches] == [(5, 9), (4, 9), (3, 9), (2, 9)]
+    np.testing.assert_array_equal(caches[0]["A_prev"], X)
+
+
+def test_vmap_of_per_example_forward_equals_batched_forward(mode):
+    params, X, _ = problem()
+
+    def one(x):  # x: (n_x,) -> (n_L,)
+        return jaxdnn.forward(params, x[:, None], ACTS)[0][:, 0]
+
+    per_example = jax.vmap(one, in_axes=1, out_axes=1)
+    if mode == "jit":
+        per_example = jax.jit(per_example)
+    np.testing.assert_allclose(per_example(X), jaxdnn.forward(params, X, ACTS)[0], rtol=1e-14)
+
+
+def test_predict_and_accuracy(mode):
+    params, X, Y = problem()
+    AL, _ = jaxdnn.forward(params, X, ACTS)
+    Y_hat = maybe_jit(jaxdnn.predict, mode)(params, X, ACTS)
+    assert Y_hat.shape == Y.shape and set(np.unique(Y_hat)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(Y_hat, (np.asarray(AL) > 0.5) * 1.0)
+    acc = maybe_jit(jaxdnn.accuracy, mode)(params, X, Y, ACTS)
+    assert float(acc) == pytest.approx(float(np.mean(np.asarray(Y_hat) == np.asarray(Y))), rel=1e-15)
+    assert float(jaxdnn.accuracy(params, X, Y_hat, ACTS)) == 1.0
+
+
+def test_gd_update_is_a_step_against_the_gradient():
+    params, X, Y = problem()
+    _, grads = jaxdnn.manual_value_and_grad(params, X, Y, ACTS)
+    new = jaxdnn.gd_update(params, grads, 0.1)
+    for p, g, n in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(new)):
+        np.testing.assert_allclose(n, np.asarray(p) - 0.1 * np.asarray(g), rtol=1e-15)
+    assert jaxdnn.cost(new, X, Y, ACTS) < jaxdnn.cost(params, X, Y, ACTS)
