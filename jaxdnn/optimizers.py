@@ -1,13 +1,38 @@
 """Update rules.
 
-``gd_update`` is the course's plain step ``W -= lr * dW``.
+``gd_update`` is the course's plain step ``W -= lr * dW``. ``gradient_descent``, ``momentum`` and
+``adam`` are the course's three update rules written by hand as optax ``GradientTransformation``
+pairs, so they plug into any optax-style loop (and into ``optax.chain``)::
+
+    opt = adam(0.0007)
+    state = opt.init(params)
+    updates, state = opt.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+
+Contract every transformation here follows:
+
+- ``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)`` are pure:
+  no side effects, no Python state, so ``jit``, ``vmap`` and ``grad`` apply where they are called.
+- ``updates`` is the step to *add* to the params (optax's sign convention): ``-lr * direction``.
+- Every leaf keeps its dtype: hyperparameters are cast to the leaf's dtype before they touch it, so
+  float32 params stay float32 even when the learning rate is a float64 tracer.
+- Hyperparameters may be Python numbers or (traced) scalar arrays, so ``jax.vmap`` over learning
+  rates works. Concrete values are checked at construction and raise ``ValueError`` when out of
+  range; traced values cannot be checked (there is no host value) and are trusted.
+- States are ``NamedTuple``\\s whose moment trees have the structure and dtypes of the params.
 """
 
 from __future__ import annotations
 
-import jax
+import math
+from typing import Any, NamedTuple
 
-from jaxdnn._validate import check_same_structure
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdnn._validate import check_same_structure, is_concrete
 
 
 def gd_update(params, grads, learning_rate):
@@ -23,3 +48,213 @@ def gd_update(params, grads, learning_rate):
     """
     check_same_structure(params, grads, "params", "grads")
     return jax.tree.map(lambda p, g: p - (learning_rate * g).astype(p.dtype), params, grads)
+
+
+# ----------------------------------------------------------------------------------------------
+# hyperparameter checks
+
+
+def _check_hyper(name: str, value, *, low: float, low_inclusive: bool, high: float | None = None):
+    """Check a scalar hyperparameter; range checks only when ``value`` is concrete.
+
+    ``value`` must be a real scalar: a Python int/float, a NumPy scalar, or a 0-d array (NumPy,
+    JAX or a tracer). Returns it unchanged, so traced values flow through.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got the bool {value!r}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+    elif isinstance(value, (jax.Array, np.ndarray, jax.core.Tracer)):
+        if jnp.ndim(value) != 0:
+            raise ValueError(
+                f"{name} must be a scalar, got an array of shape {jnp.shape(value)}; "
+                "to try several values, jax.vmap over them")
+        dtype = jnp.result_type(value)
+        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+            raise TypeError(f"{name} must be a real number, got dtype {dtype}")
+        if not is_concrete(value):
+            return value  # traced (jit/vmap): no host value to check
+        x = float(np.asarray(value))
+    else:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    ok_low = x >= low if low_inclusive else x > low
+    ok_high = high is None or x < high
+    if not (math.isfinite(x) and ok_low and ok_high):
+        lo = "[" if low_inclusive else "("
+        hi = f"{high:g})" if high is not None else "inf)"
+        raise ValueError(f"{name} must lie in {lo}{low:g}, {hi}, got {x!r}")
+    return value
+
+
+def _check_lr(learning_rate):
+    return _check_hyper("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+
+
+def _check_beta(name, beta):
+    return _check_hyper(name, beta, low=0.0, low_inclusive=True, high=1.0)
+
+
+def _as(x, dtype):
+    """Scalar hyperparameter ``x`` in the leaf's dtype (computed first, cast second, as optax)."""
+    return jnp.asarray(x).astype(dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# gradient descent
+
+
+def gradient_descent(learning_rate) -> optax.GradientTransformation:
+    """The course's gradient descent as an optax transformation: ``W -= lr * dW``.
+
+    Args:
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+
+    Returns:
+      ``optax.GradientTransformation`` whose state is ``optax.EmptyState()`` and whose
+      ``update(grads, state, params=None)`` returns ``-lr * grads``.
+
+    Raises:
+      ValueError: if ``learning_rate`` is concrete and not a finite positive number.
+    """
+    learning_rate = _check_lr(learning_rate)
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(grads, state, params=None):
+        del params
+        updates = jax.tree.map(
+            lambda g: -_as(learning_rate, g.dtype) * g,  # W -= lr * dW
+            grads)
+        return updates, state
+
+    return optax.GradientTransformation(init, update)
+
+
+# ----------------------------------------------------------------------------------------------
+# momentum
+
+
+class MomentumState(NamedTuple):
+    """State of ``momentum``.
+
+    Attributes:
+      v: exponentially weighted average of the gradients; same structure, shapes and dtypes as
+        the params (``v["W"]`` is ``(n_l, n_{l-1})``, ``v["b"]`` is ``(n_l, 1)``).
+    """
+
+    v: Any
+
+
+def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
+    """Gradient descent with momentum, the course's form (an average, not optax's sum).
+
+    ``v = beta * v + (1 - beta) * dW``, then ``W -= lr * v``, with ``v`` starting at zero. Unlike
+    ``optax.sgd(lr, momentum=beta)`` (``v = beta * v + dW``), the gradient is scaled by
+    ``1 - beta``, so the step size does not grow by ``1 / (1 - beta)``.
+
+    Args:
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+      beta: momentum decay in ``[0, 1)``; ``beta = 0`` is plain gradient descent.
+
+    Returns:
+      ``optax.GradientTransformation`` with state ``MomentumState(v)``.
+
+    Raises:
+      ValueError: if a concrete hyperparameter is out of range.
+    """
+    learning_rate = _check_lr(learning_rate)
+    beta = _check_beta("beta", beta)
+
+    def init(params):
+        return MomentumState(v=jax.tree.map(jnp.zeros_like, params))  # v_dW = 0, same shape as W
+
+    def update(grads, state, params=None):
+        del params
+        check_same_structure(state.v, grads, "the momentum state", "grads")
+        v = jax.tree.map(
+            lambda v, g: _as(beta, g.dtype) * v + _as(1 - beta, g.dtype) * g,  # v = b v + (1-b) dW
+            state.v, grads)
+        updates = jax.tree.map(lambda v: -_as(learning_rate, v.dtype) * v, v)  # W -= lr * v
+        return updates, MomentumState(v=v)
+
+    return optax.GradientTransformation(init, update)
+
+
+# ----------------------------------------------------------------------------------------------
+# Adam
+
+
+class AdamState(NamedTuple):
+    """State of ``adam``.
+
+    Attributes:
+      count: number of updates taken so far, ``t``; an int32 scalar array.
+      v: first moment, the average of the gradients; same structure, shapes and dtypes as params.
+      s: second moment, the average of the squared gradients; same structure as params.
+    """
+
+    count: jax.Array
+    v: Any
+    s: Any
+
+
+def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
+         eps: float = 1e-8) -> optax.GradientTransformation:
+    """Adam, as written in the course.
+
+    With ``t`` the step number (1 on the first update) and ``v``, ``s`` starting at zero::
+
+        v = b1 v + (1 - b1) dW            v_hat = v / (1 - b1^t)
+        s = b2 s + (1 - b2) dW^2          s_hat = s / (1 - b2^t)
+        W -= lr * v_hat / (sqrt(s_hat) + eps)
+
+    This is the same rule as ``optax.adam(lr, b1, b2, eps)`` (with ``eps_root = 0``).
+
+    Args:
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+      b1: decay of the first moment, in ``[0, 1)``.
+      b2: decay of the second moment, in ``[0, 1)``.
+      eps: ``eps > 0`` added to ``sqrt(s_hat)`` so the division is safe.
+
+    Returns:
+      ``optax.GradientTransformation`` with state ``AdamState(count, v, s)``.
+
+    Raises:
+      ValueError: if a concrete hyperparameter is out of range.
+    """
+    learning_rate = _check_lr(learning_rate)
+    b1 = _check_beta("b1", b1)
+    b2 = _check_beta("b2", b2)
+    eps = _check_hyper("eps", eps, low=0.0, low_inclusive=False)
+
+    def init(params):
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        return AdamState(count=jnp.zeros((), jnp.int32), v=zeros(), s=zeros())
+
+    def update(grads, state, params=None):
+        del params
+        check_same_structure(state.v, grads, "the Adam state", "grads")
+        v = jax.tree.map(
+            lambda v, g: _as(b1, g.dtype) * v + _as(1 - b1, g.dtype) * g,  # v = b1 v + (1-b1) dW
+            state.v, grads)
+        s = jax.tree.map(  # s = b2 s + (1-b2) dW^2, elementwise square
+            lambda s, g: _as(b2, g.dtype) * s + _as(1 - b2, g.dtype) * (g * g),
+            state.s, grads)
+        count = state.count + jnp.ones((), jnp.int32)  # t += 1
+        # 1 - b^t in the default float (float64 under x64), cast per leaf only at the division:
+        # computing b^t in a low precision could round it to 1 and divide by zero.
+        bc1 = 1 - jnp.asarray(b1) ** count
+        bc2 = 1 - jnp.asarray(b2) ** count
+
+        def step(v, s):
+            v_hat = v / bc1.astype(v.dtype)  # v_hat = v / (1 - b1^t)
+            s_hat = s / bc2.astype(s.dtype)  # s_hat = s / (1 - b2^t)
+            # W -= lr * v_hat / (sqrt(s_hat) + eps)
+            return -_as(learning_rate, v.dtype) * (v_hat / (jnp.sqrt(s_hat) + _as(eps, v.dtype)))
+
+        updates = jax.tree.map(step, v, s)
+        return updates, AdamState(count=count, v=v, s=s)
+
+    return optax.GradientTransformation(init, update)

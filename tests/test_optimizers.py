@@ -1,0 +1,289 @@
+"""Tests for jaxdnn.optimizers: hand-written update rules against independent references."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxdnn.optimizers import (
+    AdamState,
+    MomentumState,
+    adam,
+    gd_update,
+    gradient_descent,
+    momentum,
+)
+
+from .conftest import assert_trees_close
+
+DIMS = (3, 4, 1)
+
+
+def make_params(seed, dtype):
+    """A small list-of-{"W", "b"} params tree, [3, 4, 1], from a fixed NumPy seed.
+
+    NumPy draws the numbers (no jax.random compilation per shape keeps the file fast).
+    """
+    rng = np.random.default_rng(seed)
+    return [{"W": jnp.asarray(rng.standard_normal((n, n_prev)), dtype),
+             "b": jnp.asarray(rng.standard_normal((n, 1)), dtype)}
+            for n_prev, n in zip(DIMS[:-1], DIMS[1:])]
+
+
+def grad_sequence(seed, params, steps):
+    """``steps`` random gradient trees shaped like ``params`` (leading axis: the step)."""
+    rng = np.random.default_rng(seed)
+    return jax.tree.map(
+        lambda p: jnp.asarray(rng.standard_normal((steps,) + p.shape), p.dtype), params)
+
+
+def at(tree, i):
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+def run_eager(opt, params, grads_seq, steps):
+    """Apply ``opt`` step by step in Python (no jit); return the stacked params after each step."""
+    state, history = opt.init(params), []
+    for t in range(steps):
+        updates, state = opt.update(at(grads_seq, t), state, params)
+        params = optax.apply_updates(params, updates)
+        history.append(params)
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *history), state
+
+
+def run_scan(opt, params, grads_seq, steps):
+    """Apply ``opt`` for ``steps`` steps with ``lax.scan``; return the stacked params history."""
+    def body(carry, g):
+        params, state = carry
+        updates, state = opt.update(g, state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, state), params
+
+    (_, state), history = jax.lax.scan(body, (params, opt.init(params)), grads_seq, length=steps)
+    return history, state
+
+
+# ----------------------------------------------------------------------------------------------
+# Adam against optax.adam
+
+
+@jax.jit
+def _adam_vs_optax(params, grads, lr, b1, b2, eps):
+    mine = run_scan(adam(lr, b1, b2, eps), params, grads, 100)
+    ref = run_scan(optax.adam(lr, b1=b1, b2=b2, eps=eps), params, grads, 100)
+    return mine, ref
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(jnp.float64, 1e-12, 1e-14),
+                                               (jnp.float32, 1e-5, 1e-6)])
+def test_adam_matches_optax_adam_100_steps(dtype, rtol, atol):
+    params = make_params(0, dtype)
+    grads = grad_sequence(1, params, 100)
+    (hist, state), (hist_ref, state_ref) = _adam_vs_optax(params, grads, 0.01, 0.9, 0.999, 1e-8)
+    for t in range(100):
+        assert_trees_close(at(hist, t), at(hist_ref, t), rtol=rtol, atol=atol,
+                           what=f"{jnp.dtype(dtype)} params after step {t + 1}")
+    assert isinstance(state, AdamState)
+    assert state.count.dtype == jnp.int32 and state.count.shape == ()
+    assert int(state.count) == 100
+    assert_trees_close(state.v, state_ref[0].mu, rtol=rtol, atol=atol, what="first moment")
+    assert_trees_close(state.s, state_ref[0].nu, rtol=rtol, atol=atol, what="second moment")
+
+
+def test_adam_matches_optax_adam_eager():
+    params = make_params(2, jnp.float64)
+    grads = grad_sequence(3, params, 5)
+    hist, _ = run_eager(adam(0.01, b1=0.8, b2=0.99, eps=1e-6), params, grads, 5)
+    hist_ref, _ = run_eager(optax.adam(0.01, b1=0.8, b2=0.99, eps=1e-6), params, grads, 5)
+    assert_trees_close(hist, hist_ref, rtol=1e-12, atol=1e-14, what="eager Adam history")
+
+
+def test_adam_bias_correction_first_step_is_sign_step():
+    """At t = 1, v_hat = g and s_hat = g^2, so the step is -lr * g / (|g| + eps)."""
+    g = [{"W": jnp.array([[2.0, -0.5]]), "b": jnp.array([[1e-3]])}]
+    opt = adam(0.1, eps=1e-8)
+    updates, state = opt.update(g, opt.init(g))
+    expected = jax.tree.map(lambda x: -0.1 * x / (jnp.abs(x) + 1e-8), g)
+    assert_trees_close(updates, expected, rtol=1e-12, what="first Adam step")
+
+
+# ----------------------------------------------------------------------------------------------
+# momentum against a NumPy reference of the course formula
+
+
+def numpy_momentum(params, grads, lr, beta, steps):
+    """The course's momentum in NumPy float64: v = beta v + (1-beta) g; W -= lr v."""
+    p = [{k: np.asarray(x, np.float64).copy() for k, x in layer.items()} for layer in params]
+    v = [{k: np.zeros_like(x) for k, x in layer.items()} for layer in p]
+    history = []
+    for t in range(steps):
+        for l, layer in enumerate(p):
+            for k in layer:
+                g = np.asarray(grads[l][k][t], np.float64)
+                v[l][k] = beta * v[l][k] + (1 - beta) * g
+                layer[k] = layer[k] - lr * v[l][k]
+        history.append([{k: x.copy() for k, x in layer.items()} for layer in p])
+    return history
+
+
+# beta is an argument (traced), so the three parametrized cases share one compilation
+_momentum_scan = jax.jit(lambda params, grads, lr, beta: run_scan(momentum(lr, beta), params,
+                                                                   grads, 50))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.9, 0.99])
+def test_momentum_matches_numpy_reference_50_steps(beta):
+    params = make_params(4, jnp.float64)
+    grads = grad_sequence(5, params, 50)
+    hist, state = _momentum_scan(params, grads, 0.05, beta)
+    ref = numpy_momentum(params, grads, 0.05, beta, 50)
+    for t in range(50):
+        assert_trees_close(at(hist, t), ref[t], rtol=1e-12, atol=1e-14,
+                           what=f"momentum beta={beta} step {t + 1}")
+    assert isinstance(state, MomentumState)
+
+
+def test_momentum_eager_matches_numpy_reference():
+    params = make_params(4, jnp.float64)
+    grads = grad_sequence(5, params, 5)
+    hist, _ = run_eager(momentum(0.05, beta=0.9), params, grads, 5)
+    ref = numpy_momentum(params, grads, 0.05, 0.9, 5)
+    for t in range(5):
+        assert_trees_close(at(hist, t), ref[t], rtol=1e-12, atol=1e-14,
+                           what=f"eager momentum step {t + 1}")
+
+
+def test_momentum_is_not_optax_sgd_momentum():
+    """The course averages the gradients; optax.sgd(momentum=) sums them (1/(1-beta) larger)."""
+    g = [{"W": jnp.ones((1, 1)), "b": jnp.ones((1, 1))}]
+    opt = momentum(1.0, beta=0.9)
+    updates, _ = opt.update(g, opt.init(g))
+    assert_trees_close(updates, jax.tree.map(lambda x: -0.1 * x, g), rtol=1e-12,
+                       what="first momentum step is -lr (1-beta) g")
+
+
+# ----------------------------------------------------------------------------------------------
+# gradient descent against gd_update
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_gradient_descent_equals_gd_update(dtype):
+    params = make_params(6, dtype)
+    grads = grad_sequence(7, params, 5)
+    hist, state = run_eager(gradient_descent(0.1), params, grads, 5)
+    assert state == optax.EmptyState()
+    p = params
+    for t in range(5):
+        p = gd_update(p, at(grads, t), 0.1)
+        # eagerly p + (-lr g) and p - lr g round identically: bitwise equal
+        assert_trees_close(at(hist, t), p, rtol=0.0, atol=0.0, what=f"gd step {t + 1}")
+
+
+# ----------------------------------------------------------------------------------------------
+# dtypes, jit, vmap over learning rates
+
+OPTIMIZERS = {
+    "gradient_descent": gradient_descent,
+    "momentum": momentum,
+    "adam": adam,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_updates_and_state_keep_leaf_dtype(name, dtype):
+    params = make_params(8, dtype)
+    g = at(grad_sequence(9, params, 1), 0)
+    # a float64 learning rate must not promote float32 leaves
+    opt = OPTIMIZERS[name](jnp.asarray(0.1, jnp.float64))
+    updates, state = opt.update(g, opt.init(params), params)
+    for path, leaf in jax.tree_util.tree_leaves_with_path((updates, state)):
+        expected = jnp.int32 if leaf.ndim == 0 else dtype  # only Adam's count is a scalar
+        assert leaf.dtype == expected, (name, jax.tree_util.keystr(path), leaf.dtype)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_jit_equals_eager(name):
+    params = make_params(10, jnp.float64)
+    grads = grad_sequence(11, params, 3)
+    opt = OPTIMIZERS[name](0.05)
+    eager, _ = run_eager(opt, params, grads, 3)
+    jitted, _ = jax.jit(lambda p, g: run_scan(opt, p, g, 3))(params, grads)
+    assert_trees_close(jitted, eager, rtol=1e-13, atol=1e-15, what=f"{name} jit vs eager")
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_vmap_over_learning_rates_equals_separate_runs(name):
+    params = make_params(12, jnp.float64)
+    grads = grad_sequence(13, params, 10)
+    lrs = [0.001, 0.01, 0.1]
+
+    def train(lr):
+        return run_scan(OPTIMIZERS[name](lr), params, grads, 10)[0]
+
+    batched = jax.jit(jax.vmap(train))(jnp.array(lrs))
+    for i, lr in enumerate(lrs):
+        separate = run_eager(OPTIMIZERS[name](lr), params, grads, 10)[0]
+        assert_trees_close(at(batched, i), separate, rtol=1e-12, atol=1e-15,
+                           what=f"{name} vmapped lr={lr}")
+
+
+# ----------------------------------------------------------------------------------------------
+# hyperparameter validation
+
+BAD = [
+    (gradient_descent, {"learning_rate": 0.0}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": -0.1}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": float("nan")}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": float("inf")}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": np.float32(-1.0)}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": jnp.array(-1.0)}, ValueError, "learning_rate"),
+    (gradient_descent, {"learning_rate": jnp.array([0.1, 0.2])}, ValueError, "scalar"),
+    (gradient_descent, {"learning_rate": "0.1"}, TypeError, "learning_rate"),
+    (gradient_descent, {"learning_rate": True}, TypeError, "learning_rate"),
+    (momentum, {"learning_rate": 0.1, "beta": 1.0}, ValueError, "beta"),
+    (momentum, {"learning_rate": 0.1, "beta": -0.1}, ValueError, "beta"),
+    (momentum, {"learning_rate": -0.1}, ValueError, "learning_rate"),
+    (adam, {"learning_rate": 0.0}, ValueError, "learning_rate"),
+    (adam, {"learning_rate": 0.1, "b1": 1.0}, ValueError, "b1"),
+    (adam, {"learning_rate": 0.1, "b2": 1.5}, ValueError, "b2"),
+    (adam, {"learning_rate": 0.1, "b2": -1e-3}, ValueError, "b2"),
+    (adam, {"learning_rate": 0.1, "eps": 0.0}, ValueError, "eps"),
+    (adam, {"learning_rate": 0.1, "eps": -1e-8}, ValueError, "eps"),
+]
+
+
+@pytest.mark.parametrize("factory, kwargs, error, word", BAD,
+                         ids=[f"{f.__name__}-{k}" for f, k, _, _ in BAD])
+def test_bad_hyperparameters_raise(factory, kwargs, error, word):
+    with pytest.raises(error, match=word):
+        factory(**kwargs)
+
+
+def test_boundary_hyperparameters_accepted():
+    momentum(0.1, beta=0.0)
+    adam(0.1, b1=0.0, b2=0.0)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_update_rejects_grads_not_shaped_like_state(name):
+    params = make_params(14, jnp.float64)
+    opt = OPTIMIZERS[name](0.1)
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="structure"):
+        opt.update(params[:1], state)
+    bad = [dict(params[0], W=params[0]["W"].T), params[1]]
+    with pytest.raises(ValueError, match="shape"):
+        opt.update(bad, state)
+
+
+def test_gd_update_rejects_mismatched_trees():
+    params = make_params(15, jnp.float64)
+    with pytest.raises(ValueError, match="same structure"):
+        gd_update(params, params[:1], 0.1)
+    with pytest.raises(ValueError, match="same structure"):
+        gd_update(params, [{"W": p["W"]} for p in params], 0.1)
+    wrong_shape = [params[0], {"W": params[1]["W"].T, "b": params[1]["b"]}]
+    with pytest.raises(ValueError, match=r"\[1\]\['W'\] has shape"):
+        gd_update(params, wrong_shape, 0.1)
