@@ -6,6 +6,7 @@ the cost is the binary cross-entropy computed from the output logits. Every func
 un-jitted: ``jit`` (with ``activations`` static), ``vmap`` and ``grad`` it where you call it.
 """
 
+from jaxdnn import data
 from jaxdnn.activations import ACTIVATIONS
 from jaxdnn.backward import (
     autodiff_value_and_grad,
@@ -17,24 +18,33 @@ from jaxdnn.forward import forward
 from jaxdnn.gradcheck import GradCheckReport, gradient_check
 from jaxdnn.initializers import init_params
 from jaxdnn.loss import bce_from_logits, cost
-from jaxdnn.optimizers import gd_update
+from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
+from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
 from jaxdnn.predict import accuracy, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Checkpoint",
+    "CheckpointError",
     "GradCheckReport",
     "accuracy",
+    "adam",
     "autodiff_value_and_grad",
     "backward",
     "bce_from_logits",
     "cost",
     "cost_with_manual_vjp",
+    "data",
     "forward",
     "gd_update",
     "gradient_check",
+    "gradient_descent",
     "init_params",
+    "load",
     "manual_value_and_grad",
+    "momentum",
     "predict",
+    "save",
 ]
