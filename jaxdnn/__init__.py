@@ -21,6 +21,7 @@ from jaxdnn.loss import bce_from_logits, cost
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
 from jaxdnn.predict import accuracy, predict
+from jaxdnn.train import NonFiniteCostError, fit
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "GradCheckReport",
+    "NonFiniteCostError",
     "accuracy",
     "adam",
     "autodiff_value_and_grad",
@@ -37,6 +39,7 @@ __all__ = [
     "cost",
     "cost_with_manual_vjp",
     "data",
+    "fit",
     "forward",
     "gd_update",
     "gradient_check",
