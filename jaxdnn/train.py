@@ -132,8 +132,8 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     if traced:  # under vmap / jit: one piece, no host in the loop
         if checkpoint_dir is not None:
             raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
-        params, _, costs, bad = _run(settings, num_iterations, params, opt_state, X, Y, lr, key,
-                                     jnp.asarray(0))
+        params, _, costs, _ = _run_traced(settings, num_iterations, params, opt_state, X, Y, lr,
+                                          key, jnp.asarray(0))
         return params, costs
 
     chunk = _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
@@ -168,8 +168,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
 # the compiled loop
 
 
-@partial(jax.jit, static_argnums=(0, 1), donate_argnums=(2, 3))
-def _run(settings: _Settings, length: int, params, opt_state, X, Y, lr, key, start):
+def _run_impl(settings: _Settings, length: int, params, opt_state, X, Y, lr, key, start):
     """``length`` iterations (epochs) from iteration ``start``: ``(params, opt_state, costs, bad)``.
 
     ``bad`` is -1, or (with ``check_finite``) the index of the first gradient leaf that became
@@ -218,6 +217,12 @@ def _run(settings: _Settings, length: int, params, opt_state, X, Y, lr, key, sta
     (params, opt_state, bad), costs = jax.lax.scan(
         body, (params, opt_state, jnp.asarray(-1)), start + jnp.arange(length))
     return params, opt_state, costs, bad
+
+
+# The host loop donates its own copies of params and optimizer state chunk after chunk; a traced
+# call (under vmap or a user's jit) has no buffers to donate.
+_run = jax.jit(_run_impl, static_argnums=(0, 1), donate_argnums=(2, 3))
+_run_traced = jax.jit(_run_impl, static_argnums=(0, 1))
 
 
 # ----------------------------------------------------------------------------------------------
