@@ -1,0 +1,107 @@
+"""Checkpointed training: a run killed with SIGKILL and resumed ends bitwise equal to an unbroken one."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+import jaxdnn
+from jaxdnn import checkpoint
+
+# The same problem in the child and here: data and init from fixed jax.random keys, minibatches
+# with dropout, hand-written Adam, so the optimizer state and the shuffle order are exercised.
+PROBLEM = """
+import jax, jax.numpy as jnp
+jax.config.update("jax_enable_x64", True)
+import jaxdnn
+DIMS, ACTS = [40, 64, 32, 1], ("relu", "tanh", "sigmoid")
+k_x, k_p = jax.random.split(jax.random.key(0))
+X = jax.random.normal(k_x, (40, 1000), jnp.float64)
+Y = (X[:1] + X[1:2] * X[2:3] > 0).astype(jnp.float64)
+PARAMS = jaxdnn.init_params(k_p, DIMS, "he", jnp.float64)
+KW = dict(num_iterations=60, batch_size=64, key=jax.random.key(7), keep_prob=0.9,
+          optimizer=jaxdnn.adam(0.001), checkpoint_every=5)
+"""
+
+
+def run_child_and_kill_after(directory, lines: int):
+    """Start training in a subprocess; SIGKILL it after it has printed ``lines`` progress lines."""
+    code = PROBLEM + textwrap.dedent(f"""
+        jaxdnn.fit(PARAMS, X, Y, ACTS, progress=True, checkpoint_dir={str(directory)!r}, **KW)
+        print("finished")
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in child.stderr:
+            if line.startswith("fit:"):
+                seen.append(line)
+            if len(seen) >= lines:
+                child.send_signal(signal.SIGKILL)
+                break
+        child.wait(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return child.returncode, seen
+
+
+@pytest.fixture(scope="module")
+def problem():
+    namespace = {}
+    exec(PROBLEM, namespace)
+    return namespace
+
+
+def test_killed_run_resumes_to_bitwise_equal_params(tmp_path, problem):
+    rc, seen = run_child_and_kill_after(tmp_path, lines=3)
+    assert rc == -signal.SIGKILL, f"the child was not killed (rc={rc}); progress seen: {seen}"
+    latest = checkpoint.latest_checkpoint(tmp_path)
+    assert latest is not None
+    done = checkpoint.load(latest).iteration
+    assert 15 <= done < 60, f"the kill did not interrupt training: checkpoint at epoch {done}"
+
+    p, X, Y, acts, kw = (problem[k] for k in ("PARAMS", "X", "Y", "ACTS", "KW"))
+    resumed_params, resumed_costs = jaxdnn.fit(p, X, Y, acts, progress=False,
+                                               checkpoint_dir=tmp_path, **kw)
+    kw_plain = {k: v for k, v in kw.items() if k != "checkpoint_every"}
+    params, costs = jaxdnn.fit(p, X, Y, acts, progress=False, chunk_size=5, **kw_plain)
+
+    np.testing.assert_array_equal(np.asarray(resumed_costs), np.asarray(costs))
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(resumed_params),
+                            jax.tree.leaves(params)):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), f"leaf {jax.tree_util.keystr(path)}"
+    assert checkpoint.load(checkpoint.latest_checkpoint(tmp_path)).iteration == 60
+    assert len(checkpoint.list_checkpoints(tmp_path)) <= 2  # older ones are pruned
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path, problem):
+    p, X, Y, acts, kw = (problem[k] for k in ("PARAMS", "X", "Y", "ACTS", "KW"))
+    kw = dict(kw, num_iterations=10)
+    first = jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path, **kw)
+    again = jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path, **kw)
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path, problem):
+    p, X, Y, acts, kw = (problem[k] for k in ("PARAMS", "X", "Y", "ACTS", "KW"))
+    jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path, **dict(kw, num_iterations=5))
+    with pytest.raises(ValueError, match=r"belongs to a different run.*batch_size"):
+        jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path,
+                   **dict(kw, num_iterations=5, batch_size=32))
+
+
+def test_a_corrupted_checkpoint_is_an_error_not_a_silent_restart(tmp_path, problem):
+    p, X, Y, acts, kw = (problem[k] for k in ("PARAMS", "X", "Y", "ACTS", "KW"))
+    jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path, **dict(kw, num_iterations=5))
+    latest = checkpoint.latest_checkpoint(tmp_path)
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
+    with pytest.raises(jaxdnn.CheckpointError, match=str(latest.name)):
+        jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path,
+                   **dict(kw, num_iterations=10))
