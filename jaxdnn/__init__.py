@@ -21,6 +21,7 @@ from jaxdnn.loss import bce_from_logits, cost
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
 from jaxdnn.predict import accuracy, predict
+from jaxdnn import sharding
 from jaxdnn.train import NonFiniteCostError, fit
 
 __version__ = "0.1.0"
@@ -50,4 +51,5 @@ __all__ = [
     "momentum",
     "predict",
     "save",
+    "sharding",
 ]

@@ -25,6 +25,22 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def host_values(x) -> np.ndarray:
+    """``x`` on the host; for a global array spread over several processes, only a summary.
+
+    A multi-host array cannot be copied to one host, so its values are summarised on the devices
+    (finiteness and range, all a value check needs) and that small replicated result is fetched.
+    """
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        summary = jax.jit(lambda a: jnp.stack([
+            jnp.all(jnp.isfinite(a)).astype(jnp.float32),
+            jnp.min(jnp.where(jnp.isfinite(a), a, 0)).astype(jnp.float32),
+            jnp.max(jnp.where(jnp.isfinite(a), a, 0)).astype(jnp.float32)]))(x)
+        ok, lo, hi = np.asarray(summary)
+        return np.array([lo, hi]) if ok else np.array([np.nan])
+    return np.asarray(x)
+
+
 def as_array(x, what: str):
     """``x`` as a JAX array; only arrays (NumPy, JAX, tracers) and Python scalars are accepted."""
     if isinstance(x, (jax.Array, np.ndarray, np.generic, jax.core.Tracer)):
@@ -155,7 +171,7 @@ def check_X(X, n_x: int, dtype) -> jnp.ndarray:
             f"X has dtype {X.dtype} but the params are {dtype}; convert one of them so they match"
         )
     if is_concrete(X):
-        finite = np.isfinite(np.asarray(X))  # on the host: no trace, no device program
+        finite = np.isfinite(host_values(X))  # on the host: no trace, no device program
         if not finite.all():
             raise ValueError(
                 f"X contains {finite.size - int(finite.sum())} NaN or Inf values; "
@@ -175,7 +191,7 @@ def check_Y(Y, n_L: int, m: int, dtype) -> jnp.ndarray:
             hint = f"; reshape it with Y.reshape({n_L}, {m})" if n_L == 1 else ""
         raise ValueError(f"Y must have shape ({n_L}, {m}) (n_L, m), got {tuple(Y.shape)}{hint}")
     if is_concrete(Y):
-        y = np.asarray(Y, np.float64)  # on the host: no trace, no device program
+        y = host_values(Y).astype(np.float64)  # on the host: no trace, no device program
         if not np.isfinite(y).all():
             raise ValueError("Y contains NaN or Inf; expected labels in [0, 1]")
         lo, hi = float(y.min()), float(y.max())

@@ -314,19 +314,10 @@ def _raise_if_not_finite(costs, bad, lo, last_finite, params, settings):
 
 
 def _shard(mesh, params, X, Y):
-    from jax.sharding import NamedSharding, PartitionSpec as P
+    from jaxdnn.sharding import replicated, shard_data
 
-    if "data" not in mesh.axis_names:
-        raise ValueError(f"mesh must have a 'data' axis, got axes {mesh.axis_names}")
-    n_dev = mesh.shape["data"]
-    if X.shape[1] % n_dev:
-        raise ValueError(f"m = {X.shape[1]} examples cannot be split evenly over the mesh's "
-                         f"{n_dev} 'data' devices; use m divisible by {n_dev}")
-    data = NamedSharding(mesh, P(None, "data"))
-    replicated = NamedSharding(mesh, P())
-    X, Y = jax.device_put(X, data), jax.device_put(Y, data)
-    params = jax.device_put(params, replicated)
-    return params, X, Y
+    X, Y = shard_data(mesh, X, Y)
+    return jax.device_put(params, replicated(mesh)), X, Y
 
 
 def _config(settings, num_iterations, lr, key):
@@ -367,7 +358,7 @@ def _resume(directory, config, params, opt_state, mesh):
         raise ValueError(f"{latest} holds params or optimizer state of another structure")
     params, opt_state = ckpt.params, ckpt.opt_state
     if mesh is not None:
-        from jax.sharding import NamedSharding, PartitionSpec as P
+        from jaxdnn.sharding import replicated
 
-        params, opt_state = jax.device_put((params, opt_state), NamedSharding(mesh, P()))
+        params, opt_state = jax.device_put((params, opt_state), replicated(mesh))
     return int(ckpt.iteration), params, opt_state, [np.asarray(ckpt.costs)]
