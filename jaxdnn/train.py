@@ -123,7 +123,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
                                    optimizer, batch_size, key, l2, keep_prob, check_finite)
     if key is None:
         key = jax.random.key(0)  # unused: no minibatches, no dropout
-    traced = not all(is_concrete(x) for x in (X, Y, lr, *jax.tree.leaves(params), *_key_leaves(key)))
+    traced = not all(is_concrete(x) for x in (X, Y, lr, key, *jax.tree.leaves(params)))
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
     opt = settings.optimizer or gradient_descent(lr)
@@ -264,10 +264,6 @@ def _check_settings(params, X, acts, learning_rate, num_iterations, grad, optimi
     settings = _Settings(acts, grad, optimizer, batch_size, float(l2),
                          None if keep_prob is None else float(keep_prob), bool(check_finite))
     return settings, lr
-
-
-def _key_leaves(key):
-    return [key] if isinstance(key, jax.core.Tracer) else []
 
 
 def _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir):
