@@ -1,7 +1,8 @@
 """Binary cross-entropy, computed from the output logits ``Z_L``.
 
-``loss(z, y) = -(y log sigmoid(z) + (1 - y) log sigmoid(-z))`` with ``log sigmoid`` evaluated
-stably, so the cost and its gradient stay finite for logits of +-1e4 even in float32. This equals
+``loss(z, y) = -(y log sigmoid(z) + (1 - y) log sigmoid(-z)) = max(z, 0) - z y + log(1 + exp(-|z|))``,
+evaluated in the last form, so the cost and its gradient stay finite for logits of +-1e4 even in
+float32. This equals
 the course's ``-(y log A + (1 - y) log(1 - A))`` with ``A = sigmoid(z)`` wherever that is finite.
 """
 
@@ -25,7 +26,12 @@ def bce_from_logits(Z, Y):
     Returns:
       the elementwise loss, shaped like ``Z``.
     """
-    return -(Y * jax.nn.log_sigmoid(Z) + (1 - Y) * jax.nn.log_sigmoid(-Z))
+    # -(Y log sigmoid(Z) + (1 - Y) log sigmoid(-Z)) = max(Z, 0) - Z Y + log(1 + exp(-|Z|)), with
+    # one exp and one log1p instead of two log-sigmoids. Written with where(Z > 0, ...) so that
+    # jax.grad at Z == 0 is sigmoid(0) - Y = 0.5 - Y (max and abs would give -Y there).
+    relu = jnp.where(Z > 0, Z, jnp.zeros_like(Z))  # max(Z, 0)
+    neg_abs = jnp.where(Z > 0, -Z, Z)  # -|Z|
+    return relu - Z * Y + jnp.log1p(jnp.exp(neg_abs))
 
 
 def cost(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
