@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +25,38 @@ from jaxdnn.activations import ACTIVATIONS
 def is_concrete(x) -> bool:
     """True when ``x`` holds values now (not a tracer under jit/vmap/grad)."""
     return not isinstance(x, jax.core.Tracer)
+
+
+def check_scalar(name: str, value, *, low: float, low_inclusive: bool, high: float | None = None):
+    """Check a scalar hyperparameter; range checks only when ``value`` is concrete.
+
+    ``value`` must be a real scalar: a Python int/float, a NumPy scalar, or a 0-d array (NumPy,
+    JAX or a tracer). Returns it unchanged, so traced values flow through.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got the bool {value!r}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+    elif isinstance(value, (jax.Array, np.ndarray, jax.core.Tracer)):
+        if jnp.ndim(value) != 0:
+            raise ValueError(
+                f"{name} must be a scalar, got an array of shape {jnp.shape(value)}; "
+                "to try several values, jax.vmap over them")
+        dtype = jnp.result_type(value)
+        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+            raise TypeError(f"{name} must be a real number, got dtype {dtype}")
+        if not is_concrete(value):
+            return value  # traced (jit/vmap): no host value to check
+        x = float(np.asarray(value))
+    else:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    ok_low = x >= low if low_inclusive else x > low
+    ok_high = high is None or x < high
+    if not (math.isfinite(x) and ok_low and ok_high):
+        lo = "[" if low_inclusive else "("
+        hi = f"{high:g})" if high is not None else "inf)"
+        raise ValueError(f"{name} must lie in {lo}{low:g}, {hi}, got {x!r}")
+    return value
 
 
 def host_values(x) -> np.ndarray:
@@ -44,12 +78,17 @@ def host_values(x) -> np.ndarray:
 def as_array(x, what: str):
     """``x`` as a JAX array; only arrays (NumPy, JAX, tracers) and Python scalars are accepted."""
     if isinstance(x, (jax.Array, np.ndarray, np.generic, jax.core.Tracer)):
+        if np.dtype(x.dtype).kind not in "biufc":
+            raise TypeError(f"{what} must hold numbers, got dtype {x.dtype}")
         return jnp.asarray(x)
     raise TypeError(f"{what} must be an array (numpy or jax), got {type(x).__name__}")
 
 
 def check_layer_dims(layer_dims) -> tuple[int, ...]:
     """``layer_dims`` as a tuple of positive ints, at least two of them."""
+    if isinstance(layer_dims, (set, frozenset, dict, str)):
+        raise TypeError(f"layer_dims must be an ordered sequence of ints like [n_x, n_1, ..., n_L], "
+                        f"got a {type(layer_dims).__name__}")
     try:
         dims = tuple(layer_dims)
     except TypeError:
@@ -88,7 +127,7 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
             raise TypeError(f"params[{l}] must be a dict with keys 'W' and 'b', got {got}")
         W, b = layer["W"], layer["b"]
         for name, leaf in (("W", W), ("b", b)):
-            if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
+            if not isinstance(leaf, (jax.Array, np.ndarray, jax.core.Tracer)):
                 raise TypeError(
                     f"params[{l}]['{name}'] must be an array, got {type(leaf).__name__}"
                 )
@@ -98,6 +137,9 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
                 )
         if W.ndim != 2:
             raise ValueError(f"params[{l}]['W'] must be 2-D (n_l, n_prev), got shape {W.shape}")
+        if 0 in W.shape:
+            raise ValueError(f"params[{l}]['W'] has shape {W.shape}: every layer needs at least one "
+                             "unit and one input")
         if l == 0:
             dims.append(W.shape[1])
         elif W.shape[1] != dims[-1]:
@@ -135,7 +177,7 @@ def check_activations(activations, num_layers: int, *, sigmoid_output: bool) -> 
             f"got {len(acts)} activations {acts} for {num_layers} layers; expected one per layer"
         )
     for i, a in enumerate(acts):
-        if a not in ACTIVATIONS:
+        if not isinstance(a, str) or a not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {a!r} for layer {i + 1}; expected one of {sorted(ACTIVATIONS)}"
             )

@@ -71,7 +71,7 @@ def _backward(params, caches, Y, activations, l2=0.0):
                 dA_prev = dA_prev * caches[l - 1]["D"]  # dropout: dA * D / keep_prob
             dZ = dA_prev * _act.derivative(activations[l - 1])(caches[l - 1]["Z"])  # (n_{l-1}, m)
     dX = dA_prev / m  # dJ/dX: the course's dA_0 carries no 1/m
-    return grads, dX
+    return type(params)(grads), dX  # the params' own container (list or tuple)
 
 
 def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
@@ -91,6 +91,7 @@ def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, 
 
 def autodiff_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     """``jax.value_and_grad(cost)``: the automatic reference for :func:`manual_value_and_grad`."""
+    check_problem(params, X, Y, activations)  # before jax.grad sees the params
     return jax.value_and_grad(cost)(params, X, Y, activations, l2=l2, keep_prob=keep_prob, key=key)
 
 

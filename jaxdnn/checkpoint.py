@@ -141,8 +141,8 @@ def _leaf_to_numpy(leaf, where: str) -> np.ndarray:
     if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
         raise TypeError(f"{where} is a PRNG key array; store jax.random.key_data(key) instead")
     arr = np.asarray(leaf)
-    if arr.dtype.kind in "OV" and not _is_ml_dtype(arr.dtype):
-        raise TypeError(f"{where} has dtype {arr.dtype}, which a checkpoint cannot hold")
+    if arr.dtype.kind not in "biufc" and not _is_ml_dtype(arr.dtype):
+        raise TypeError(f"{where} has dtype {arr.dtype}; a checkpoint holds numeric arrays only")
     return arr
 
 
@@ -283,8 +283,17 @@ def save(path, params, opt_state, config: dict, costs, iteration: int) -> pathli
         raise TypeError(f"iteration must be an int, got {type(iteration).__name__}")
     if iteration < 0:
         raise ValueError(f"iteration must be >= 0, got {iteration}")
-    costs_arr = (np.asarray(costs) if isinstance(costs, (list, tuple))
-                 else _leaf_to_numpy(costs, "costs"))
+    if isinstance(costs, (list, tuple)):
+        try:
+            costs_arr = np.asarray(costs)
+        except ValueError:
+            raise ValueError("costs must be a 1-D or 2-D array of numbers, got a ragged "
+                             "nested list") from None
+    elif isinstance(costs, (np.ndarray, np.generic)) or (
+            isinstance(costs, jax.Array) and not isinstance(costs, jax.core.Tracer)):
+        costs_arr = np.asarray(costs)  # its dtype is checked just below
+    else:
+        costs_arr = _leaf_to_numpy(costs, "costs")
     if costs_arr.ndim not in (1, 2) or costs_arr.dtype.kind not in "fiu":
         raise ValueError(
             f"costs must be a 1-D or 2-D array of numbers, got shape {costs_arr.shape} "
@@ -382,7 +391,7 @@ def load(path) -> Checkpoint:
         raise CheckpointError(f"{path}: truncated or not a jaxdnn checkpoint ({what})")
     try:
         npz = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except Exception as e:  # noqa: BLE001: a damaged zip directory raises many kinds
         raise CheckpointError(
             f"{path}: truncated or not a jaxdnn checkpoint (cannot read it as .npz: {e})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):  # not expected after the magic check
@@ -395,7 +404,7 @@ def load(path) -> Checkpoint:
         except zipfile.BadZipFile as e:
             # every member of the zip carries a CRC-32, checked as it is read
             raise CheckpointError(f"{path}: checksum mismatch (corrupted file: {e})") from None
-        except (ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile) as e:
+        except Exception as e:  # noqa: BLE001: whatever a damaged file makes zipfile/numpy raise
             raise CheckpointError(
                 f"{path}: corrupted or truncated ({type(e).__name__} while reading it: {e})") \
                 from None
@@ -434,7 +443,7 @@ def _read(path: pathlib.Path, npz) -> Checkpoint:
         except (TypeError, KeyError, ValueError) as e:
             raise CheckpointError(f"{path}: corrupted manifest (bad array entry {spec!r}: {e})") \
                 from None
-        if key not in npz.files:
+        if not isinstance(key, str) or key not in npz.files:
             raise CheckpointError(f"{path}: truncated or corrupted: array {key!r} is missing")
         arr = npz[key]
         stored[key] = arr
@@ -461,7 +470,7 @@ def _read(path: pathlib.Path, npz) -> Checkpoint:
     opt_state = _decode_tree(manifest.get("opt_state"), leaves, path, "opt_state")
     config, iteration = manifest.get("config"), manifest.get("iteration")
     if (not isinstance(config, dict) or isinstance(iteration, bool)
-            or not isinstance(iteration, int)):
+            or not isinstance(iteration, int) or iteration < 0):
         raise CheckpointError(f"{path}: corrupted manifest (bad config or iteration)")
     if _COSTS_KEY not in arrays:
         raise CheckpointError(f"{path}: corrupted: no cost history")

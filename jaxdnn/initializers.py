@@ -37,7 +37,7 @@ def init_params(key, layer_dims, method: str = "he", dtype=jnp.float32):
       ``params``: a list of L dicts, ``params[l-1] = {"W": (n_l, n_{l-1}), "b": (n_l, 1)}``.
     """
     dims = check_layer_dims(layer_dims)
-    if method not in _SCALES:
+    if not isinstance(method, str) or method not in _SCALES:
         raise ValueError(f"unknown init method {method!r}; expected one of {list(METHODS)}")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be floating, got {jnp.dtype(dtype)}")

@@ -33,6 +33,7 @@ import numpy as np
 import optax
 
 from jaxdnn._validate import check_same_structure, is_concrete
+from jaxdnn._validate import check_scalar as _check_hyper
 
 
 def gd_update(params, grads, learning_rate):
@@ -47,43 +48,17 @@ def gd_update(params, grads, learning_rate):
       the updated params, same structure and dtypes.
     """
     check_same_structure(params, grads, "params", "grads")
+    for name, tree in (("params", params), ("grads", grads)):
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            if not isinstance(leaf, (jax.Array, np.ndarray, jax.core.Tracer)):
+                raise TypeError(f"{name}{jax.tree_util.keystr(path)} must be an array, "
+                                f"got {type(leaf).__name__}")
+    _check_lr(learning_rate)
     return jax.tree.map(lambda p, g: p - (learning_rate * g).astype(p.dtype), params, grads)
 
 
 # ----------------------------------------------------------------------------------------------
 # hyperparameter checks
-
-
-def _check_hyper(name: str, value, *, low: float, low_inclusive: bool, high: float | None = None):
-    """Check a scalar hyperparameter; range checks only when ``value`` is concrete.
-
-    ``value`` must be a real scalar: a Python int/float, a NumPy scalar, or a 0-d array (NumPy,
-    JAX or a tracer). Returns it unchanged, so traced values flow through.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a real number, got the bool {value!r}")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        x = float(value)
-    elif isinstance(value, (jax.Array, np.ndarray, jax.core.Tracer)):
-        if jnp.ndim(value) != 0:
-            raise ValueError(
-                f"{name} must be a scalar, got an array of shape {jnp.shape(value)}; "
-                "to try several values, jax.vmap over them")
-        dtype = jnp.result_type(value)
-        if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
-            raise TypeError(f"{name} must be a real number, got dtype {dtype}")
-        if not is_concrete(value):
-            return value  # traced (jit/vmap): no host value to check
-        x = float(np.asarray(value))
-    else:
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    ok_low = x >= low if low_inclusive else x > low
-    ok_high = high is None or x < high
-    if not (math.isfinite(x) and ok_low and ok_high):
-        lo = "[" if low_inclusive else "("
-        hi = f"{high:g})" if high is not None else "inf)"
-        raise ValueError(f"{name} must lie in {lo}{low:g}, {hi}, got {x!r}")
-    return value
 
 
 def _check_lr(learning_rate):

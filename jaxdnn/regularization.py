@@ -9,6 +9,8 @@ gradients see the same dropped units.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -17,8 +19,8 @@ def check_regularization(l2, keep_prob, key, num_layers: int):
     """Validate the regularisation arguments shared by cost, forward and the value-and-grads."""
     if isinstance(l2, bool) or not isinstance(l2, (int, float)):
         raise TypeError(f"l2 must be a non-negative float, got {l2!r}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2}")
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
     if keep_prob is None:
         return
     if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)):

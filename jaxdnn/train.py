@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn._validate import check_problem, is_concrete
+from jaxdnn._validate import check_problem, check_scalar, is_concrete
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.regularization import check_regularization
@@ -231,7 +231,7 @@ _run_traced = jax.jit(_run_impl, static_argnums=(0, 1))
 
 def _check_settings(params, X, acts, learning_rate, num_iterations, grad, optimizer, batch_size,
                     key, l2, keep_prob, check_finite):
-    if grad not in GRADS:
+    if not isinstance(grad, str) or grad not in GRADS:
         raise ValueError(f"grad must be one of {sorted(GRADS)}, got {grad!r}")
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)):
         raise TypeError(f"num_iterations must be an int, got {num_iterations!r}")
@@ -247,9 +247,7 @@ def _check_settings(params, X, acts, learning_rate, num_iterations, grad, optimi
         lr = jnp.asarray(0.0, X.dtype)  # unused
     else:
         lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-        if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not (
-                math.isfinite(lr) and lr > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {lr}")
+        check_scalar("learning_rate", lr, low=0.0, low_inclusive=False)
         lr = jnp.asarray(lr, X.dtype)
     m = X.shape[1]
     if batch_size is not None:

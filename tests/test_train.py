@@ -232,7 +232,7 @@ def test_check_finite_names_the_first_non_finite_gradient_leaf():
     (dict(batch_size=4), ValueError, r"pass key="),
     (dict(optimizer=optax.sgd(0.1), learning_rate=0.1), ValueError, r"leave learning_rate unset"),
     (dict(optimizer="adam"), TypeError, r"optimizer must be an optax.GradientTransformation"),
-    (dict(learning_rate=-1.0), ValueError, r"learning_rate must be a finite number > 0"),
+    (dict(learning_rate=-1.0), ValueError, r"learning_rate must lie in \(0, inf\), got -1.0"),
     (dict(chunk_size=0), ValueError, r"chunk_size must be a positive int"),
     (dict(checkpoint_every=5), ValueError, r"checkpoint_every needs checkpoint_dir"),
 ])

@@ -103,7 +103,8 @@ def test_shape_checks_also_apply_under_jit():
 
 
 @pytest.mark.parametrize("kw,error,match", [
-    (dict(l2=-1.0), ValueError, r"l2 must be >= 0"),
+    (dict(l2=-1.0), ValueError, r"l2 must be a finite number >= 0, got -1.0"),
+    (dict(l2=float("nan")), ValueError, r"l2 must be a finite number >= 0, got nan"),
     (dict(keep_prob=0.0), ValueError, r"keep_prob must lie in \(0, 1\]"),
     (dict(keep_prob=1.5), ValueError, r"keep_prob must lie in \(0, 1\]"),
     (dict(keep_prob=0.5), ValueError, r"needs a PRNG key"),

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxdnn._validate import check_problem
+from jaxdnn._validate import check_problem, check_same_structure, check_scalar
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.loss import cost
 
@@ -133,11 +133,19 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad,
       a :class:`GradCheckReport`; ``print(report)`` shows the table, ``report.passed`` the verdict.
     """
     check_problem(params, X, Y, activations)
+    check_scalar("epsilon", epsilon, low=0.0, low_inclusive=False)
+    check_scalar("threshold", threshold, low=0.0, low_inclusive=False)
+    if not callable(grad_fn):
+        raise TypeError(f"grad_fn must be a value-and-grad function, got {type(grad_fn).__name__}")
     with jax.enable_x64(True):
         to64 = lambda t: jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), t)  # noqa: E731
         params, X, Y = to64(params), to64(X), to64(Y)
         acts = tuple(activations)
-        _, g_under_test = grad_fn(params, X, Y, acts)
+        result = grad_fn(params, X, Y, acts)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError("grad_fn must return (cost, grads), like jaxdnn.manual_value_and_grad")
+        g_under_test = result[1]
+        check_same_structure(params, g_under_test, "params", "the grads of grad_fn")
         _, g_auto = autodiff_value_and_grad(params, X, Y, acts)
         g_num = numeric_grad(lambda p: cost(p, X, Y, acts), params, epsilon)
         leaves = []
