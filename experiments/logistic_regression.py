@@ -1,0 +1,129 @@
+"""Logistic regression on the cat images, as the course's first programming exercise.
+
+Question: trained from w = 0, b = 0 with lr 0.005 for 2000 iterations, does jaxdnn's one-unit
+sigmoid network print the course's costs (0.693147 at iteration 0, 0.140872 at 1900) and reach its
+99.04 % train / 70.0 % test accuracy? And how do the cost curves for the course's learning rates
+0.01, 0.001, 0.0001 (1500 iterations each) compare, trained together in one program with
+``jax.vmap`` over the learning rate?
+
+    python -m experiments.logistic_regression
+    python -m experiments.logistic_regression --data-dir ../shared/data/catvnoncat --out out/lr
+    python -m experiments.logistic_regression --quick          # a smoke test, 200 iterations
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+import jaxdnn
+from experiments import common
+from jaxdnn.course import course_params
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data_dir: str | None = common.option(None, common.cat_dir_help())
+    out: str = common.option("out/logistic_regression", "output folder")
+    learning_rate: float = common.option(0.005, "step size of the main run")
+    num_iterations: int = common.option(2000, "iterations of the main run")
+    compare_learning_rates: tuple[float, ...] = common.option(
+        (0.01, 0.001, 0.0001), "learning rates of the comparison, trained in one vmapped program")
+    compare_iterations: int = common.option(1500, "iterations of each comparison run")
+    quick: bool = common.option(False, "a fast smoke test: few iterations")
+
+    QUICK: ClassVar[dict] = {"num_iterations": 200, "compare_iterations": 100}
+
+
+QUESTION = ("Does a zero-initialised one-unit sigmoid net (logistic regression) trained on the cat "
+            "images with lr 0.005 for 2000 iterations print the course's costs and accuracies, and "
+            "how do the course's three learning rates compare?")
+ACTS = ("sigmoid",)
+COURSE = {"cost0": 0.693147, "cost1900": 0.140872, "train": 0.9904306220095693, "test": 0.70}
+
+
+def main(argv=None) -> dict:
+    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.logistic_regression")
+    common.enable_x64()
+    out = common.output_dir(cfg.out)
+    result = common.new_result("logistic_regression", QUESTION, cfg)
+    cat, reason = common.load_cat(cfg.data_dir)
+    if cat is None:
+        return common.finish(common.skip(result, reason), out)
+
+    f64 = jnp.float64
+    X, Y = jnp.asarray(cat.train_x, f64), jnp.asarray(cat.train_y, f64)
+    X_test, Y_test = jnp.asarray(cat.test_x, f64), jnp.asarray(cat.test_y, f64)
+    init = course_params([X.shape[0], 1], 1, "zeros")  # w = zeros((12288, 1)), b = 0
+
+    # the course's run
+    params, costs = jaxdnn.fit(init, X, Y, ACTS, learning_rate=cfg.learning_rate,
+                               num_iterations=cfg.num_iterations, progress=False)
+    costs = np.asarray(costs)
+    train = common.accuracy(params, X, Y, ACTS)
+    test = common.accuracy(params, X_test, Y_test, ACTS)
+    last = common.last_printed(cfg.num_iterations, 100)
+    result["data"].update(costs_every_100=costs[::100], cost0=costs[0], last_iteration=last,
+                          cost_last=costs[last], train_accuracy=train, test_accuracy=test)
+    full = cfg.num_iterations == 2000 and cfg.learning_rate == 0.005
+    common.course_vs_ours(result, "Course vs ours: logistic regression on the cat images", [
+        ("cost at iteration 0", f"{COURSE['cost0']:.6f}", f"{costs[0]:.6f}",
+         common.agreement(COURSE["cost0"], costs[0], tol=5e-7, exact_digits=6)),
+        (f"cost at iteration {last}", f"{COURSE['cost1900']:.6f} (iteration 1900)",
+         f"{costs[last]:.6f}",
+         common.agreement(COURSE["cost1900"], costs[last], tol=5e-7, exact_digits=6) if full
+         else "n/a (not the course's run)"),
+        ("train accuracy", common.pct(COURSE["train"]), common.pct(train),
+         common.agreement(COURSE["train"], train, tol=1e-9) if full else "n/a"),
+        ("test accuracy", common.pct(COURSE["test"], 1), common.pct(test, 1),
+         common.agreement(COURSE["test"], test, tol=1e-9) if full else "n/a"),
+    ], note="float64, w = zeros((12288, 1)), b = 0, full-batch gradient descent by the hand-derived "
+            "backward pass; the cost is computed from the logits.")
+
+    # the course's learning-rate comparison: one program, vmapped over the learning rate
+    lrs = jnp.asarray(cfg.compare_learning_rates, f64)
+    # X, Y are arguments, not closed-over constants, so XLA does not fold 12288 x 209 numbers
+    train_all = jax.jit(jax.vmap(lambda lr, p, X, Y: jaxdnn.fit(
+        p, X, Y, ACTS, learning_rate=lr, num_iterations=cfg.compare_iterations, progress=False),
+        in_axes=(0, None, None, None)))
+    params_lr, costs_lr = train_all(lrs, init, X, Y)
+    acc = jax.jit(jax.vmap(lambda p, x, y: jaxdnn.accuracy(p, x, y, ACTS), in_axes=(0, None, None)))
+    train_lr, test_lr = np.asarray(acc(params_lr, X, Y)), np.asarray(acc(params_lr, X_test, Y_test))
+    costs_lr = np.asarray(costs_lr)
+    result["data"]["learning_rate_comparison"] = [
+        {"learning_rate": lr, "cost_last": c[-1], "train_accuracy": tr, "test_accuracy": te}
+        for lr, c, tr, te in zip(cfg.compare_learning_rates, costs_lr, train_lr, test_lr)]
+    common.add_table(
+        result, f"Learning-rate comparison ({cfg.compare_iterations} iterations, one vmapped program)",
+        ("learning rate", "cost at iteration 0", f"cost at iteration {cfg.compare_iterations - 1}",
+         "train accuracy", "test accuracy"),
+        [(f"{lr:g}", f"{c[0]:.6f}", f"{c[-1]:.6f}", common.pct(tr), common.pct(te, 1))
+         for lr, c, tr, te in zip(cfg.compare_learning_rates, costs_lr, train_lr, test_lr)],
+        note="the course shows this comparison as a plot of cost curves; course_results.md has no "
+             "numbers for it.")
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(costs, color="C0")
+    axes[0].set_title(f"lr {cfg.learning_rate:g}: cost per iteration")
+    axes[0].set_xlabel("iteration")
+    axes[0].set_ylabel("cost J")
+    for lr, c in zip(cfg.compare_learning_rates, costs_lr):
+        axes[1].plot(c, label=f"lr = {lr:g}")
+    axes[1].set_title("the course's learning-rate comparison (jax.vmap over lr)")
+    axes[1].set_xlabel("iteration")
+    axes[1].set_ylabel("cost J")
+    axes[1].set_yscale("log")
+    axes[1].legend()
+    common.add_plot(result, fig, out, "cost_curves.png",
+                    "Logistic regression on the cat images: cost curves (left: lr 0.005; right: "
+                    "the course's three learning rates, trained together with jax.vmap).")
+    return common.finish(result, out)
+
+
+if __name__ == "__main__":
+    main()

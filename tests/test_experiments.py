@@ -1,0 +1,69 @@
+"""Smoke tests of experiments/: ``reproduce --quick`` writes a complete report whose image links
+exist; a missing cat data folder makes the cat experiments skip with a message naming the folder.
+
+The quick run takes about 40 s on a 2-core machine; the other tests take a second or two.
+"""
+
+import json
+import re
+
+import pytest
+
+from experiments import EXPERIMENTS, deep_cat, reproduce
+
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+def test_reproduce_quick_writes_a_complete_report(tmp_path):
+    summary = reproduce.main(["--quick", "--out", str(tmp_path)])
+    report = (tmp_path / "report.md").read_text()
+
+    assert "--quick run" in report  # says the numbers will not match the course
+    for name in EXPERIMENTS:
+        assert f"## {name}" in report, f"report.md has no section for {name}"
+        status = summary["experiments"][name]["status"]
+        assert status in ("ok", "skipped"), f"{name}: {summary['experiments'][name]['reason']}"
+        assert (tmp_path / name / "results.json").is_file(), f"{name}: no results.json"
+    for key in ("jax / jaxlib", "device", "date"):
+        assert key in report, f"report.md lacks the run's {key}"
+
+    links = IMAGE_LINK.findall(report)
+    assert links, "report.md links no plot"
+    missing = [link for link in links if not (tmp_path / link).is_file()]
+    assert not missing, f"report.md links PNGs that do not exist: {missing}"
+    for name in EXPERIMENTS:
+        if summary["experiments"][name]["status"] == "ok":
+            assert any(link.startswith(f"{name}/") for link in links), f"{name}: no plot linked"
+    assert "| quantity | course | ours | agreement |" in report  # the course's number beside ours
+
+
+def test_deep_cat_skips_without_data_and_names_the_path(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    result = deep_cat.main(["--data-dir", str(missing), "--out", str(tmp_path / "out")])
+    assert result["status"] == "skipped"
+    assert str(missing) in result["reason"]
+    assert "--data-dir" in result["reason"] and "JAXDNN_DATA" in result["reason"]
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["status"] == "skipped" and str(missing) in saved["reason"]
+
+
+def test_reproduce_reports_what_it_skipped_without_data(tmp_path, capsys):
+    missing = tmp_path / "no-such-folder"
+    summary = reproduce.main(["--data-dir", str(missing), "--out", str(tmp_path / "out"),
+                              "--only", "logistic_regression,deep_cat,seeds"])
+    assert {e["status"] for e in summary["experiments"].values()} == {"skipped"}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Skipped" in report and str(missing) in report
+    out = capsys.readouterr().out
+    assert "SKIPPED logistic_regression, deep_cat, seeds" in out and "--data-dir" in out
+
+
+@pytest.mark.parametrize("name", [*EXPERIMENTS, "reproduce"])
+def test_every_script_has_help(name, capsys):
+    module = __import__(f"experiments.{name}", fromlist=["main"])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text and "--quick" in text
+    assert module.__doc__.splitlines()[0] in " ".join(text.split()) or "python -m" in text
