@@ -46,9 +46,12 @@ class Config:
                                 "NUM_KEYS); the first is the fixed key whose run is plotted")
     num_keys: int = common.option(16, "shuffle keys in the distribution (one vmapped program)")
     optimizers: tuple[str, ...] = common.option(("gd", "momentum", "adam"), "which optimizers")
-    quick: bool = common.option(False, "a fast smoke test: few epochs and keys, no momentum")
+    compare_optax: bool = common.option(True, "also train optax.adam beside jaxdnn.adam")
+    quick: bool = common.option(False, "a fast smoke test: few epochs and keys, no momentum, "
+                                       "no optax comparison")
 
-    QUICK: ClassVar[dict] = {"num_epochs": 100, "num_keys": 2, "optimizers": ("gd", "adam")}
+    QUICK: ClassVar[dict] = {"num_epochs": 100, "num_keys": 2, "optimizers": ("gd", "adam"),
+                             "compare_optax": False}
 
 
 QUESTION = ("On the course's moons, how much do momentum and Adam improve on minibatch gradient "
@@ -153,7 +156,7 @@ def main(argv=None) -> dict:
         result["data"][name]["key_final_costs"] = c
 
     # hand-written Adam vs optax.adam, side by side from the same key
-    if "adam" in runs:
+    if "adam" in runs and cfg.compare_optax:
         ref_opt = optax.adam(cfg.learning_rate, b1=cfg.beta1, b2=cfg.beta2, eps=cfg.epsilon)
         p_optax, c_optax = jaxdnn.fit(init, X, Y, acts, optimizer=ref_opt,
                                       batch_size=cfg.batch_size, key=keys[0],
