@@ -69,6 +69,12 @@ def _check_beta(name, beta):
     return _check_hyper(name, beta, low=0.0, low_inclusive=True, high=1.0)
 
 
+def _ema(decay, averages, values):
+    """``decay * average + (1 - decay) * value`` leaf by leaf: momentum's v, Adam's v and s."""
+    return jax.tree.map(
+        lambda a, x: _as(decay, x.dtype) * a + _as(1 - decay, x.dtype) * x, averages, values)
+
+
 def _as(x, dtype):
     """Scalar hyperparameter ``x`` in the leaf's dtype (computed first, cast second, as optax)."""
     return jnp.asarray(x).astype(dtype)
@@ -148,9 +154,7 @@ def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
     def update(grads, state, params=None):
         del params
         check_same_structure(state.v, grads, "the momentum state", "grads")
-        v = jax.tree.map(
-            lambda v, g: _as(beta, g.dtype) * v + _as(1 - beta, g.dtype) * g,  # v = b v + (1-b) dW
-            state.v, grads)
+        v = _ema(beta, state.v, grads)  # v = beta v + (1 - beta) dW
         updates = jax.tree.map(lambda v: -_as(learning_rate, v.dtype) * v, v)  # W -= lr * v
         return updates, MomentumState(v=v)
 
@@ -211,12 +215,8 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
     def update(grads, state, params=None):
         del params
         check_same_structure(state.v, grads, "the Adam state", "grads")
-        v = jax.tree.map(
-            lambda v, g: _as(b1, g.dtype) * v + _as(1 - b1, g.dtype) * g,  # v = b1 v + (1-b1) dW
-            state.v, grads)
-        s = jax.tree.map(  # s = b2 s + (1-b2) dW^2, elementwise square
-            lambda s, g: _as(b2, g.dtype) * s + _as(1 - b2, g.dtype) * (g * g),
-            state.s, grads)
+        v = _ema(b1, state.v, grads)  # v = b1 v + (1 - b1) dW
+        s = _ema(b2, state.s, jax.tree.map(lambda g: g * g, grads))  # s = b2 s + (1 - b2) dW^2
         count = state.count + jnp.ones((), jnp.int32)  # t += 1
         # 1 - b^t in the default float (float64 under x64), cast per leaf only at the division:
         # computing b^t in a low precision could round it to 1 and divide by zero.
