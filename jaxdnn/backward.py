@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdnn import activations as _act
-from jaxdnn._validate import check_problem
+from jaxdnn.checks import check_problem
 from jaxdnn.forward import _forward
 from jaxdnn.loss import _cost_from_logits, cost
 from jaxdnn.regularization import check_regularization

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn._validate import check_layer_dims
-from jaxdnn.initializers import _SCALES
+from jaxdnn.checks import check_layer_dims
+from jaxdnn.initializers import SCALES
 
 
 def course_params(layer_dims, seed: int, method: str, dtype=jnp.float64):
@@ -26,14 +26,14 @@ def course_params(layer_dims, seed: int, method: str, dtype=jnp.float64):
       the params list in ``dtype`` (float64 by default, as the course computes).
     """
     dims = check_layer_dims(layer_dims)
-    if method not in _SCALES:
-        raise ValueError(f"unknown init method {method!r}; expected one of {list(_SCALES)}")
+    if method not in SCALES:
+        raise ValueError(f"unknown init method {method!r}; expected one of {list(SCALES)}")
     rng_state = np.random.get_state()
     try:
         np.random.seed(seed)
         params = []
         for n_prev, n in zip(dims[:-1], dims[1:]):
-            W = np.random.randn(n, n_prev) * _SCALES[method](n_prev)
+            W = np.random.randn(n, n_prev) * SCALES[method](n_prev)
             if method == "zeros":
                 W = np.zeros((n, n_prev))
             params.append({"W": jnp.asarray(W, dtype), "b": jnp.zeros((n, 1), dtype)})

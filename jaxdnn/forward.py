@@ -2,7 +2,7 @@
 
 Contract: ``X`` is ``(n_x, m)``, one example per column; ``params`` is the list of ``{"W", "b"}``
 dicts of :func:`jaxdnn.init_params`; ``activations`` is a tuple of names, one per layer (static
-under ``jit``). Shapes are checked at entry (see :mod:`jaxdnn._validate`).
+under ``jit``). Shapes are checked at entry (see :mod:`jaxdnn.checks`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxdnn import activations as _act
-from jaxdnn._validate import check_network
+from jaxdnn.checks import check_network
 from jaxdnn.regularization import check_regularization, dropout_masks
 
 

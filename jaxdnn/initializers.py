@@ -5,17 +5,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdnn._validate import check_layer_dims
+from jaxdnn.checks import check_layer_dims
 
 # scale of W_l's N(0, 1) draw as a function of n_{l-1}
-_SCALES = {
+SCALES = {
     "zeros": lambda n_prev: 0.0,
     "small": lambda n_prev: 0.01,  # the course's randn * 0.01
     "large": lambda n_prev: 10.0,  # the course's "large random" randn * 10
     "xavier": lambda n_prev: 1.0 / n_prev**0.5,  # randn / sqrt(n_{l-1})
     "he": lambda n_prev: (2.0 / n_prev) ** 0.5,  # randn * sqrt(2 / n_{l-1})
 }
-METHODS = tuple(_SCALES)
+METHODS = tuple(SCALES)
 """Names accepted by :func:`init_params`."""
 
 
@@ -37,13 +37,13 @@ def init_params(key, layer_dims, method: str = "he", dtype=jnp.float32):
       ``params``: a list of L dicts, ``params[l-1] = {"W": (n_l, n_{l-1}), "b": (n_l, 1)}``.
     """
     dims = check_layer_dims(layer_dims)
-    if not isinstance(method, str) or method not in _SCALES:
+    if not isinstance(method, str) or method not in SCALES:
         raise ValueError(f"unknown init method {method!r}; expected one of {list(METHODS)}")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be floating, got {jnp.dtype(dtype)}")
     keys = jax.random.split(key, len(dims) - 1)
     params = []
     for k, n_prev, n in zip(keys, dims[:-1], dims[1:]):
-        W = _SCALES[method](n_prev) * jax.random.normal(k, (n, n_prev), dtype)  # (n_l, n_{l-1})
+        W = SCALES[method](n_prev) * jax.random.normal(k, (n, n_prev), dtype)  # (n_l, n_{l-1})
         params.append({"W": W.astype(dtype), "b": jnp.zeros((n, 1), dtype)})  # b: (n_l, 1)
     return params

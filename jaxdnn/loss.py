@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdnn._validate import check_problem
+from jaxdnn.checks import check_problem
 from jaxdnn.forward import _forward
 from jaxdnn.regularization import check_regularization, l2_penalty
 

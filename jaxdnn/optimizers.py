@@ -32,8 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn._validate import check_same_structure, is_concrete
-from jaxdnn._validate import check_scalar as _check_hyper
+from jaxdnn.checks import check_same_structure, is_concrete
+from jaxdnn.checks import check_scalar as _check_hyper
 
 
 def gd_update(params, grads, learning_rate):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxdnn._validate import check_network, check_problem
+from jaxdnn.checks import check_network, check_problem
 from jaxdnn.forward import _forward
 
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn._validate import check_problem, check_scalar, is_concrete
+from jaxdnn.checks import check_problem, check_scalar, is_concrete
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.regularization import check_regularization

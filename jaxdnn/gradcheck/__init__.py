@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxdnn._validate import check_problem, check_same_structure, check_scalar
+from jaxdnn.checks import check_problem, check_same_structure, check_scalar
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.loss import cost
 
