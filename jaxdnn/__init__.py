@@ -1,23 +1,35 @@
 """jaxdnn: the deep-learning fundamentals of the course, as pure JAX functions.
 
 Conventions: X is ``(n_x, m)`` with one example per column; params is a list of
-``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts; activations is a tuple of names, one per layer;
-the cost is the binary cross-entropy computed from the output logits. Every function is pure and
+``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts; activations is a tuple of names, one per layer, the
+last of which names the cost (sigmoid: binary cross-entropy, softmax: categorical cross-entropy,
+linear: squared error), computed from the output logits. Two levels: the course's layer building
+blocks (:mod:`jaxdnn.layers`) and whole networks built from them. Every function is pure and
 un-jitted: ``jit`` (with ``activations`` static), ``vmap`` and ``grad`` it where you call it.
 """
 
 from jaxdnn import data
-from jaxdnn.activations import ACTIVATIONS
+from jaxdnn.activations import ACTIVATIONS, OUTPUTS
 from jaxdnn.backward import (
     autodiff_value_and_grad,
     backward,
+    backward_from,
     cost_with_manual_vjp,
     manual_value_and_grad,
 )
 from jaxdnn.forward import forward
 from jaxdnn.gradcheck import GradCheckReport, gradient_check
 from jaxdnn.initializers import init_params
-from jaxdnn.loss import bce_from_logits, cost
+from jaxdnn.labels import one_hot
+from jaxdnn.layers import (
+    LayerCache,
+    LinearCache,
+    linear_activation_backward,
+    linear_activation_forward,
+    linear_backward,
+    linear_forward,
+)
+from jaxdnn.loss import bce_from_logits, cost, softmax_cross_entropy_from_logits, squared_error
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
 from jaxdnn.predict import accuracy, predict
@@ -31,11 +43,15 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "GradCheckReport",
+    "LayerCache",
+    "LinearCache",
     "NonFiniteCostError",
+    "OUTPUTS",
     "accuracy",
     "adam",
     "autodiff_value_and_grad",
     "backward",
+    "backward_from",
     "bce_from_logits",
     "cost",
     "cost_with_manual_vjp",
@@ -46,10 +62,17 @@ __all__ = [
     "gradient_check",
     "gradient_descent",
     "init_params",
+    "linear_activation_backward",
+    "linear_activation_forward",
+    "linear_backward",
+    "linear_forward",
     "load",
     "manual_value_and_grad",
     "momentum",
+    "one_hot",
     "predict",
     "save",
     "sharding",
+    "softmax_cross_entropy_from_logits",
+    "squared_error",
 ]

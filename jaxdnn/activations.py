@@ -1,9 +1,14 @@
 """Activation functions, each with its hand-written derivative.
 
-Contract: every activation ``g`` maps an array ``Z`` of any shape to ``g(Z)`` of the same shape and
-dtype, elementwise. ``derivative(name)(Z)`` returns ``g'(Z)`` elementwise, written by hand (never by
-``jax.grad``), so the backward pass in :mod:`jaxdnn.backward` is the course's equation
-``dZ = dA * g'(Z)``.
+Contract: every activation ``g`` maps an array ``Z`` of shape ``(n_l, m)`` to ``g(Z)`` of the same
+shape and dtype. :func:`activation_backward` gives ``dZ = dA dg/dZ`` for each, written by hand (never
+by ``jax.grad``): for the elementwise activations it is the course's ``dZ = dA * g'(Z)`` with
+``derivative(name)(Z) = g'(Z)``; for ``softmax``, which mixes the n_l entries of each column, it is
+the Jacobian-vector product ``dZ = A * (dA - sum(A * dA, axis=0))`` with ``A = softmax(Z)``.
+
+Where each may stand: ``OUTPUTS`` names the output activations, each paired with its cost in
+:mod:`jaxdnn.loss`; ``softmax`` is an output activation only (its columns sum to 1, which a hidden
+layer has no use for), every other name may be a hidden layer.
 
 Convention at kinks: relu and leaky_relu take the derivative of the right-open branch at exactly 0:
 ``relu'(0) = 0`` and ``leaky_relu'(0) = LEAKY_SLOPE``. The forward functions are written with
@@ -47,6 +52,11 @@ def linear(Z):
     return Z
 
 
+def softmax(Z):
+    """``exp(Z) / sum(exp(Z), axis=0)``: each column (one example's n_l logits) to probabilities."""
+    return jax.nn.softmax(Z, axis=0)
+
+
 def sigmoid_derivative(Z):
     s = jax.nn.sigmoid(Z)
     return s * (1 - s)  # g'(Z) = s (1 - s)
@@ -69,14 +79,31 @@ def linear_derivative(Z):
     return jnp.ones_like(Z)
 
 
-ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+def softmax_backward(dA, Z):
+    """``dZ = J_softmax(Z)^T dA`` column by column, written by hand.
+
+    With ``A = softmax(Z)`` the Jacobian of one column is ``diag(A) - A A^T`` (symmetric), so
+    ``dZ_i = A_i (dA_i - sum_k A_k dA_k)``.
+    """
+    A = softmax(Z)  # (n_l, m)
+    return A * (dA - jnp.sum(A * dA, axis=0, keepdims=True))  # (n_l, m)
+
+
+ACTIVATIONS: dict[str, tuple[Callable, Callable | None]] = {
     "sigmoid": (sigmoid, sigmoid_derivative),
     "tanh": (tanh, tanh_derivative),
     "relu": (relu, relu_derivative),
     "leaky_relu": (leaky_relu, leaky_relu_derivative),
     "linear": (linear, linear_derivative),
+    "softmax": (softmax, None),  # not elementwise: see softmax_backward
 }
-"""Name -> (g, g') for every activation the library knows."""
+"""Name -> (g, g') for every activation the library knows (g' is None for softmax)."""
+
+OUTPUTS = ("sigmoid", "softmax", "linear")
+"""Output activations; each names the cost it is paired with (see :mod:`jaxdnn.loss`)."""
+
+HIDDEN = tuple(name for name in ACTIVATIONS if name != "softmax")
+"""Activations a hidden layer may use."""
 
 
 def activation(name: str) -> Callable:
@@ -85,8 +112,28 @@ def activation(name: str) -> Callable:
 
 
 def derivative(name: str) -> Callable:
-    """The hand-written derivative of the activation called ``name``."""
-    return _lookup(name)[1]
+    """The hand-written elementwise derivative ``g'`` of the activation called ``name``.
+
+    Raises:
+      ValueError: for ``"softmax"``, which has a Jacobian rather than an elementwise derivative; use
+        :func:`activation_backward`.
+    """
+    g_prime = _lookup(name)[1]
+    if g_prime is None:
+        raise ValueError(f"{name!r} is not elementwise and has no derivative g'(Z); "
+                         "use activation_backward(name)(dA, Z)")
+    return g_prime
+
+
+def activation_backward(name: str) -> Callable:
+    """``(dA, Z) -> dZ``, the hand-written backward step through the activation called ``name``.
+
+    ``dZ = dA * g'(Z)`` for the elementwise activations, :func:`softmax_backward` for softmax.
+    """
+    if name == "softmax":
+        return softmax_backward
+    g_prime = derivative(name)
+    return lambda dA, Z: dA * g_prime(Z)  # dZ = dA * g'(Z), (n_l, m)
 
 
 def _lookup(name):

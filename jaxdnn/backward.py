@@ -1,12 +1,17 @@
 """Backpropagation by hand, with the course's equations, and the same gradient by ``jax.grad``.
 
-For the sigmoid output with the binary cross-entropy cost, and for l = L, ..., 1::
+The pass is a loop of :func:`jaxdnn.linear_activation_backward` from the output layer down: for
+l = L, ..., 1::
 
-    dZ_L = A_L - Y                                  # (n_L, m)
     dW_l = dZ_l A_{l-1}^T / m  [+ lambd / m W_l]    # (n_l, n_{l-1})
     db_l = sum(dZ_l, axis=1, keepdims=True) / m     # (n_l, 1)
     dA_{l-1} = W_l^T dZ_l  [* D_{l-1} / keep_prob] # (n_{l-1}, m)
     dZ_{l-1} = dA_{l-1} * g'_{l-1}(Z_{l-1})          # (n_{l-1}, m)
+
+It starts from the output in one of two ways. :func:`backward` starts from the course's
+``dZ_L = A_L - Y``, the derivative of the cost that the output activation names (see
+:mod:`jaxdnn.loss`). :func:`backward_from` starts from any ``dA_L = dL/dA_L`` of each example's loss,
+so a loss the library does not know composes with the hand-derived pass.
 
 ``manual_value_and_grad`` has exactly the signature and result of ``jax.value_and_grad(cost)``
 (:func:`autodiff_value_and_grad`): same value, same tree structure, so a trainer takes either and
@@ -19,61 +24,81 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 
 from jaxdnn import activations as _act
-from jaxdnn.checks import check_problem
-from jaxdnn.forward import _forward
-from jaxdnn.loss import _cost_from_logits, cost
-from jaxdnn.regularization import check_regularization
+from jaxdnn.checks import (check_backward_args, check_backward_from_args, check_problem_args,
+                           checked, trusted)
+from jaxdnn.forward import forward
+from jaxdnn.layers import linear_activation_backward, linear_backward
+from jaxdnn.loss import cost, cost_from_logits, label_gradient, output_dZ
+from jaxdnn.regularization import has_l2, l2_gradient
 
 
+def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
+    """The pass from the output layer's ``dZ_L`` down: ``(grads, dA_0)``.
+
+    ``dA_0 = W_1^T dZ_1`` is the derivative of each example's loss with respect to its input column
+    (``dJ/dX = dA_0 / m``). Inputs are not checked: :func:`backward` and :func:`backward_from` check
+    them and call this.
+    """
+    L = len(params)
+    m = dZL.shape[1]
+    grads = [None] * L
+    dA_prev, dW, db = linear_backward(dZL, caches[-1].linear)
+    for l in reversed(range(L)):
+        if l < L - 1:
+            dA = dA_prev
+            if caches[l].D is not None:
+                dA = dA * caches[l].D  # dropout: dA_l * D_l / keep_prob
+            dA_prev, dW, db = linear_activation_backward(dA, caches[l], activations[l])
+        if has_l2(l2):
+            dW = dW + l2_gradient(params[l]["W"], m, l2)  # L2: dW += lambd / m * W
+        grads[l] = {"W": dW, "b": db}
+    return type(params)(grads), dA_prev  # the params' own container (list or tuple)
+
+
+@checked(check_backward_args)
 def backward(params, caches, Y, activations, *, l2=0.0):
-    """The hand-derived backward pass.
+    """The hand-derived backward pass of the cost, from ``dZ_L = A_L - Y``.
 
     Args:
       params: list of L ``{"W", "b"}`` dicts, as given to :func:`jaxdnn.forward`.
       caches: the caches returned by :func:`jaxdnn.forward` for these params.
-      Y: ``(n_L, m)`` labels, of the params' dtype.
-      activations: L names; the last must be ``"sigmoid"``.
+      Y: `(n_L, m)` labels suited to the output (see :func:`jaxdnn.cost`).
+      activations: L names; the last one of ``"sigmoid"``, ``"softmax"``, ``"linear"``.
       l2: L2 regularisation strength lambda.
 
     Returns:
       ``grads``: same structure as ``params`` (keys ``"W"`` and ``"b"``).
     """
-    grads, _ = _backward(params, caches, Y, activations, l2)
-    return grads
+    dZL = output_dZ(caches[-1].Z, Y, activations[-1])  # (n_L, m)
+    return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-def _backward(params, caches, Y, activations, l2=0.0):
-    """Returns ``(grads, dX)`` where ``dX = dJ/dX`` (used by the custom VJP)."""
-    L = len(params)
-    m = Y.shape[1]
-    ZL = caches[-1]["Z"]
-    e = jnp.exp(jnp.where(ZL > 0, -ZL, ZL))  # exp(-|Z_L|): the same exp the cost uses, shared
-    dZ = jnp.where(ZL > 0, jnp.ones_like(ZL), e) / (1 + e) - Y  # dZ_L = A_L - Y, (n_L, m)
-    grads = [None] * L
-    for l in reversed(range(L)):
-        A_prev, W = caches[l]["A_prev"], params[l]["W"]
-        if dZ.shape[0] == 1:  # a one-unit layer: the same products without copying A_prev^T
-            dW = (A_prev @ dZ.T).T / m  # (1, n_{l-1})
-        else:
-            dW = dZ @ A_prev.T / m  # (n_l, n_{l-1})
-        if l2:
-            dW = dW + (l2 / m) * W  # L2: dW += lambd / m * W
-        db = jnp.sum(dZ, axis=1, keepdims=True) / m  # (n_l, 1)
-        grads[l] = {"W": dW, "b": db}
-        # dA_prev = W^T dZ. The barrier makes XLA materialise W^T (small) so that its CPU backend
-        # runs a plain GEMM rather than its slow transposed-operand path (wide net: 96 -> 49 ms).
-        dA_prev = jax.lax.optimization_barrier(W.T) @ dZ  # (n_{l-1}, m)
-        if l > 0:
-            if "D" in caches[l - 1]:
-                dA_prev = dA_prev * caches[l - 1]["D"]  # dropout: dA * D / keep_prob
-            dZ = dA_prev * _act.derivative(activations[l - 1])(caches[l - 1]["Z"])  # (n_{l-1}, m)
-    dX = dA_prev / m  # dJ/dX: the course's dA_0 carries no 1/m
-    return type(params)(grads), dX  # the params' own container (list or tuple)
+@checked(check_backward_from_args)
+def backward_from(params, caches, dAL, activations, *, l2=0.0):
+    """The hand-derived backward pass from any upstream gradient ``dA_L``.
+
+    With ``dAL = dL/dA_L``, the derivative of each example's loss ``L(A_L, y)`` with respect to its
+    output column, this returns the gradient of the mean cost ``J = (1/m) sum L`` (plus the L2 term),
+    as the course's ``L_model_backward`` does: ``dZ_L = dA_L * g_L'(Z_L)`` (for softmax its
+    hand-written Jacobian-vector product), then the same loop as :func:`backward`.
+
+    Args:
+      params: list of L ``{"W", "b"}`` dicts.
+      caches: the caches returned by :func:`jaxdnn.forward` for these params.
+      dAL: `(n_L, m)` derivative of each example's loss with respect to ``A_L`` (no ``1/m``).
+      activations: L names; any last activation.
+      l2: L2 regularisation strength lambda.
+
+    Returns:
+      ``grads``: same structure as ``params``.
+    """
+    dZL = _act.activation_backward(activations[-1])(dAL, caches[-1].Z)  # (n_L, m)
+    return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
+@checked(check_problem_args)
 def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     """Cost and its gradient by the hand-derived backward pass.
 
@@ -82,47 +107,49 @@ def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, 
     Returns:
       ``(J, grads)``: the scalar cost of :func:`jaxdnn.cost` and a params-shaped gradient tree.
     """
-    X, Y, acts = check_problem(params, X, Y, activations)
-    check_regularization(l2, keep_prob, key, len(params))
-    _, caches = _forward(params, X, acts, keep_prob, key)
-    J = _cost_from_logits(params, caches[-1]["Z"], Y, l2)
-    return J, backward(params, caches, Y, acts, l2=l2)
+    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
+    J = cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)
+    return J, backward(params, caches, Y, activations, l2=l2)
 
 
+@checked(check_problem_args)
 def autodiff_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     """``jax.value_and_grad(cost)``: the automatic reference for :func:`manual_value_and_grad`."""
-    check_problem(params, X, Y, activations)  # before jax.grad sees the params
     return jax.value_and_grad(cost)(params, X, Y, activations, l2=l2, keep_prob=keep_prob, key=key)
 
 
+@checked(check_problem_args)
 def cost_with_manual_vjp(params, X, Y, activations):
     """:func:`jaxdnn.cost` whose reverse-mode gradient is the hand-derived backward pass.
 
     A ``jax.custom_vjp`` function: ``jax.grad``, ``jit`` and ``vmap`` use :func:`backward` for
-    ``d/dparams``, ``dJ/dX = W_1^T dZ_1 / m`` and ``dJ/dY = -Z_L / m``. Per-example gradients are
-    ``jax.vmap(jax.grad(cost_with_manual_vjp), in_axes=(None, 1, 1, None))`` over columns reshaped to
-    ``(n, 1)``. Forward-mode (``jax.jvp``) is not defined for custom VJPs.
+    ``d/dparams``, ``dJ/dX = W_1^T dZ_1 / m`` and the cost's ``dJ/dY`` (``-Z_L / m`` for sigmoid).
+    Per-example gradients are ``jax.vmap(jax.grad(cost_with_manual_vjp), in_axes=(None, 1, 1,
+    None))`` over columns reshaped to ``(n, 1)``. The backward rule is itself written in
+    differentiable JAX, so reverse-over-reverse (Hessian-vector products) works; forward mode
+    (``jax.jvp``) is not defined for custom VJPs.
     """
-    X, Y, acts = check_problem(params, X, Y, activations)
-    return _manual_vjp_cost(params, X, Y, acts)
+    return _manual_vjp_cost(params, X, Y, activations)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _manual_vjp_cost(params, X, Y, activations):
-    _, caches = _forward(params, X, activations)
-    return _cost_from_logits(params, caches[-1]["Z"], Y)
+    return _manual_vjp_fwd(params, X, Y, activations)[0]
 
 
 def _manual_vjp_fwd(params, X, Y, activations):
-    _, caches = _forward(params, X, activations)
-    ZL = caches[-1]["Z"]
-    return _cost_from_logits(params, ZL, Y), (params, caches, Y)
+    _, caches = forward(params, X, activations)
+    return cost_from_logits(params, caches[-1].Z, Y, activations[-1]), (params, caches, Y)
 
 
 def _manual_vjp_bwd(activations, residuals, g):
     params, caches, Y = residuals
-    grads, dX = _backward(params, caches, Y, activations)
-    dY = -caches[-1]["Z"] / Y.shape[1]  # dJ/dY = -Z_L / m
+    ZL, m = caches[-1].Z, Y.shape[1]
+    with trusted():  # runs after the checked call returned; its inputs were checked then
+        grads, dA0 = backward_from_dZ(params, caches, output_dZ(ZL, Y, activations[-1]),
+                                      activations)
+    dX = dA0 / m  # dJ/dX: the course's dA_0 carries no 1/m
+    dY = label_gradient(ZL, Y, activations[-1])
     scale = lambda t: jax.tree.map(lambda x: g * x, t)  # noqa: E731
     return scale(grads), scale(dX), scale(dY)
 

@@ -1,9 +1,15 @@
-"""Input checks shared by every public entry point.
+"""Input checks, and the one boundary where they run.
+
+The library's maths is written as plain functions that trust their inputs. Each public entry point
+is decorated with :func:`checked`, which runs its check once, when a user calls it; the calls one
+entry point makes to another (``manual_value_and_grad`` calling ``forward`` calling
+``linear_activation_forward``) run the maths alone. So every input is checked exactly once, at the
+outermost call, and no function has a checked and an unchecked twin.
 
 Shapes, dtypes, tree structure and activation names are static under ``jit``, so they are checked in
-Python at function entry and cost nothing at run time. Value checks (labels in [0, 1], no NaN/Inf in
-X) need concrete data: they run whenever the input is a concrete array (eager calls, and ``fit``
-before it compiles) and are skipped for tracers, where no host value exists.
+Python at function entry and cost nothing at run time. Value checks (labels, no NaN/Inf in X) need
+concrete data: they run whenever the input is a concrete array (eager calls, and ``fit`` before it
+compiles) and are skipped for tracers, where no host value exists.
 
 Every failure raises ``ValueError`` (wrong shape or value) or ``TypeError`` (wrong kind or dtype)
 whose message names what was expected and what came.
@@ -11,15 +17,66 @@ whose message names what was expected and what came.
 
 from __future__ import annotations
 
-from typing import Sequence
-
+import contextlib
+import contextvars
+import functools
+import inspect
 import math
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn.activations import ACTIVATIONS
+from jaxdnn.activations import ACTIVATIONS, HIDDEN, OUTPUTS
+from jaxdnn.regularization import check_regularization
+
+_INSIDE = contextvars.ContextVar("jaxdnn_inside_a_checked_call", default=False)
+
+
+def checked(check: Callable) -> Callable:
+    """Decorator: run ``check`` on the arguments when the decorated function is called from outside.
+
+    ``check`` is called with the function's arguments by name (defaults filled in) and returns a
+    dict of arguments to replace (e.g. ``X`` converted to an array, ``activations`` as a tuple), or
+    None. Inside the call (and in every call it makes to other checked functions) checks are off:
+    the arguments were checked at the boundary. The decorated function keeps its signature, so
+    ``jax.jit(f, static_argnames=...)`` works on it; ``f.check`` is the check it runs.
+    """
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def boundary(*args, **kwargs):
+            if _INSIDE.get():
+                return fn(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            replaced = check(**bound.arguments)
+            if replaced:
+                bound.arguments.update(replaced)
+            with trusted():
+                return fn(*bound.args, **bound.kwargs)
+
+        boundary.check = check
+        return boundary
+
+    return decorate
+
+
+@contextlib.contextmanager
+def trusted():
+    """Within this block, checked functions skip their checks (their inputs are already checked).
+
+    For code that runs the maths later, outside the call that checked its inputs: a custom VJP's
+    backward rule, a compiled loop traced after ``fit`` checked its data.
+    """
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
 
 
 def is_concrete(x) -> bool:
@@ -164,8 +221,12 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
     return tuple(dims), jnp.dtype(dtype)
 
 
-def check_activations(activations, num_layers: int, *, sigmoid_output: bool) -> tuple[str, ...]:
-    """``activations`` as a tuple of known names, one per layer."""
+def check_activations(activations, num_layers: int, *, output: bool) -> tuple[str, ...]:
+    """``activations`` as a tuple of known names, one per layer.
+
+    Softmax may only be the last layer's; with ``output=True`` the last must also name a cost
+    (one of :data:`jaxdnn.activations.OUTPUTS`).
+    """
     if isinstance(activations, str) or not isinstance(activations, Sequence):
         raise TypeError(
             "activations must be a tuple of names, one per layer, e.g. ('relu', 'sigmoid'); "
@@ -181,9 +242,15 @@ def check_activations(activations, num_layers: int, *, sigmoid_output: bool) -> 
             raise ValueError(
                 f"unknown activation {a!r} for layer {i + 1}; expected one of {sorted(ACTIVATIONS)}"
             )
-    if sigmoid_output and acts[-1] != "sigmoid":
+    for i, a in enumerate(acts[:-1]):
+        if a not in HIDDEN:
+            raise ValueError(f"{a!r} can only be the output layer's activation, got it for hidden "
+                             f"layer {i + 1} of {num_layers}; hidden layers take one of {list(HIDDEN)}")
+    if output and acts[-1] not in OUTPUTS:
         raise ValueError(
-            f"the output layer must be 'sigmoid' (the cost is binary cross-entropy), got {acts[-1]!r}"
+            f"the output layer's activation names the cost and must be one of {list(OUTPUTS)} "
+            "(sigmoid: binary cross-entropy, softmax: categorical cross-entropy, linear: squared "
+            f"error), got {acts[-1]!r}"
         )
     return acts
 
@@ -221,39 +288,64 @@ def check_X(X, n_x: int, dtype) -> jnp.ndarray:
     return X
 
 
-def check_Y(Y, n_L: int, m: int, dtype) -> jnp.ndarray:
-    """``Y`` of shape ``(n_L, m)`` with labels in [0, 1], cast to ``dtype``."""
+def check_Y(Y, n_L: int, m: int, dtype, output: str = "sigmoid") -> jnp.ndarray:
+    """``Y`` of shape ``(n_L, m)`` with labels that suit the ``output`` activation, cast to ``dtype``.
+
+    ``sigmoid``: every entry in [0, 1]. ``softmax``: n_L >= 2 classes, entries in [0, 1], each column
+    summing to 1 within ``sqrt(eps)`` of the dtype (one-hot, or class probabilities). ``linear``: any
+    finite numbers.
+    """
     Y = as_array(Y, "Y")
     if not (jnp.issubdtype(Y.dtype, jnp.floating) or jnp.issubdtype(Y.dtype, jnp.integer)
             or Y.dtype == jnp.bool_):
-        raise TypeError(f"Y must hold numeric labels in [0, 1], got dtype {Y.dtype}")
+        raise TypeError(f"Y must hold numeric labels, got dtype {Y.dtype}")
     if tuple(Y.shape) != (n_L, m):
         hint = ""
         if Y.ndim == 1 and Y.shape[0] == m:
-            hint = f"; reshape it with Y.reshape({n_L}, {m})" if n_L == 1 else ""
+            if output == "softmax":
+                hint = f"; for integer class labels use jaxdnn.one_hot(Y, {n_L})"
+            elif n_L == 1:
+                hint = f"; reshape it with Y.reshape({n_L}, {m})"
         raise ValueError(f"Y must have shape ({n_L}, {m}) (n_L, m), got {tuple(Y.shape)}{hint}")
     if is_concrete(Y):
         y = host_values(Y).astype(np.float64)  # on the host: no trace, no device program
+        expected = "real numbers" if output == "linear" else "labels in [0, 1]"
         if not np.isfinite(y).all():
-            raise ValueError("Y contains NaN or Inf; expected labels in [0, 1]")
-        lo, hi = float(y.min()), float(y.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(f"labels in Y must lie in [0, 1], got values from {lo:g} to {hi:g}")
+            raise ValueError(f"Y contains NaN or Inf; expected {expected}")
+        if output != "linear":
+            lo, hi = float(y.min()), float(y.max())
+            if lo < 0 or hi > 1:
+                raise ValueError(f"labels in Y must lie in [0, 1], got values from {lo:g} to {hi:g}")
+        if output == "softmax" and y.ndim == 2:  # a multi-host summary has no columns to sum
+            sums = y.sum(axis=0)
+            bad = np.abs(sums - 1) > math.sqrt(np.finfo(np.dtype(dtype)).eps)
+            if bad.any():
+                j = int(np.argmax(bad))
+                raise ValueError(
+                    f"softmax labels must be one-hot (or probabilities): each column of Y must "
+                    f"sum to 1, but {int(bad.sum())} of {m} do not (column {j} sums to "
+                    f"{sums[j]:g}); for integer class labels use jaxdnn.one_hot")
     return Y.astype(dtype)
 
 
-def check_network(params, X, activations, *, sigmoid_output: bool = False):
+def check_network(params, X, activations, *, output: bool = False):
     """Check params, activations and X together; return ``(dims, dtype, X, activations)``."""
     dims, dtype = check_params(params)
-    acts = check_activations(activations, len(params), sigmoid_output=sigmoid_output)
+    acts = check_activations(activations, len(params), output=output)
+    if acts[-1] == "softmax" and dims[-1] < 2:
+        raise ValueError(f"a softmax output needs n_L >= 2 classes, got n_L = {dims[-1]}; for two "
+                         "classes with one output unit use 'sigmoid'")
     X = check_X(X, dims[0], dtype)
     return dims, dtype, X, acts
 
 
 def check_problem(params, X, Y, activations):
-    """Check a whole supervised problem (BCE, so a sigmoid output); return ``(X, Y, activations)``."""
-    dims, dtype, X, acts = check_network(params, X, activations, sigmoid_output=True)
-    Y = check_Y(Y, dims[-1], X.shape[1], dtype)
+    """Check a whole supervised problem; return ``(X, Y, activations)``.
+
+    The output activation must name a cost, and ``Y`` must suit it (see :func:`check_Y`).
+    """
+    dims, dtype, X, acts = check_network(params, X, activations, output=True)
+    Y = check_Y(Y, dims[-1], X.shape[1], dtype, acts[-1])
     return X, Y, acts
 
 
@@ -268,3 +360,158 @@ def check_same_structure(a, b, what_a: str, what_b: str):
                 f"{what_b}{jax.tree_util.keystr(path)} has shape {jnp.shape(y)}, "
                 f"expected {jnp.shape(x)} as in {what_a}"
             )
+
+
+# ----------------------------------------------------------------------------------------------
+# the checks each public entry point runs (passed to @checked); each returns the arguments it
+# normalised
+
+
+def check_network_args(params, X, activations, keep_prob=None, key=None, **_):
+    """``forward``: a network and its inputs; any last activation, softmax only there."""
+    _, _, X, acts = check_network(params, X, activations)
+    check_regularization(0.0, keep_prob, key, len(params))
+    return {"X": X, "activations": acts}
+
+
+def check_prediction_args(params, X, activations, **_):
+    """``predict``: a network whose output activation names a cost, and its inputs."""
+    _, _, X, acts = check_network(params, X, activations, output=True)
+    return {"X": X, "activations": acts}
+
+
+def check_problem_args(params, X, Y, activations, l2=0.0, keep_prob=None, key=None, **_):
+    """``cost``, the value-and-grads, ``accuracy``: a supervised problem and its regularisation."""
+    X, Y, acts = check_problem(params, X, Y, activations)
+    check_regularization(l2, keep_prob, key, len(params))
+    return {"X": X, "Y": Y, "activations": acts}
+
+
+def _floating_2d(x, what: str, dtype=None):
+    """``x`` as a 2-D floating array (of ``dtype`` when given)."""
+    x = as_array(x, what)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{what} must be a floating array, got dtype {x.dtype}")
+    if x.ndim != 2:
+        raise ValueError(f"{what} must be 2-D, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{what} has dtype {x.dtype}, expected {dtype} like the layer's W")
+    return x
+
+
+def _expect_shape(x, shape, what: str, why: str):
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(f"{what} must have shape {tuple(shape)} ({why}), got {tuple(x.shape)}")
+
+
+def check_linear_args(A_prev, W, b, **_):
+    """``linear_forward``: ``A_prev (n_{l-1}, m)``, ``W (n_l, n_{l-1})``, ``b (n_l, 1)``, one dtype."""
+    W = _floating_2d(W, "W")
+    A_prev = _floating_2d(A_prev, "A_prev", W.dtype)
+    b = _floating_2d(b, "b", W.dtype)
+    n, n_prev = W.shape
+    _expect_shape(A_prev, (n_prev, A_prev.shape[1]), "A_prev", f"W is {W.shape}: n_prev = {n_prev} rows")
+    _expect_shape(b, (n, 1), "b", f"W is {W.shape}: one bias per unit, as a column")
+    return {"A_prev": A_prev, "W": W, "b": b}
+
+
+def check_layer_args(A_prev, W, b, activation, **_):
+    """``linear_activation_forward``: a layer's inputs and any known activation."""
+    _lookup_activation(activation)
+    return check_linear_args(A_prev, W, b)
+
+
+def _lookup_activation(name):
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+
+
+def check_linear_cache(cache, what: str = "cache"):
+    """A ``LinearCache(A_prev, W, b)`` (or the course's tuple ``(A_prev, W, b)``) of one layer."""
+    from jaxdnn.layers import LinearCache
+
+    if not (isinstance(cache, tuple) and len(cache) == 3):
+        raise TypeError(f"{what} must be the LinearCache (A_prev, W, b) that linear_forward "
+                        f"returned, got {type(cache).__name__}")
+    return LinearCache(**check_linear_args(*cache))
+
+
+def check_layer_cache(cache, what: str = "cache"):
+    """A ``LayerCache(linear, Z[, D])`` of one layer, its shapes consistent."""
+    from jaxdnn.layers import LayerCache
+
+    if not (isinstance(cache, tuple) and len(cache) in (2, 3)):
+        raise TypeError(f"{what} must be the LayerCache (linear_cache, Z) that "
+                        f"linear_activation_forward returned, got {type(cache).__name__}")
+    linear = check_linear_cache(cache[0], f"{what}.linear")
+    Z = _floating_2d(cache[1], f"{what}.Z", linear.W.dtype)
+    m = linear.A_prev.shape[1]
+    _expect_shape(Z, (linear.W.shape[0], m), f"{what}.Z",
+                  f"the layer's W is {linear.W.shape} and its input has m = {m} columns")
+    D = cache[2] if len(cache) == 3 else None
+    if D is not None:
+        D = _floating_2d(D, f"{what}.D", linear.W.dtype)
+        _expect_shape(D, Z.shape, f"{what}.D", "the dropout mask is shaped like the layer's output")
+    return LayerCache(linear, Z, D)
+
+
+def check_delta(dZ, shape, dtype, what: str, why: str):
+    """An upstream derivative ``dA`` or ``dZ`` of a layer's output shape."""
+    dZ = _floating_2d(dZ, what, dtype)
+    _expect_shape(dZ, shape, what, why)
+    return dZ
+
+
+def check_linear_backward_args(dZ, cache, **_):
+    """``linear_backward``: ``dZ (n_l, m)`` matching the layer its cache came from."""
+    cache = check_linear_cache(cache)
+    shape = (cache.W.shape[0], cache.A_prev.shape[1])
+    dZ = check_delta(dZ, shape, cache.W.dtype, "dZ", f"n_l = {shape[0]} units of W {cache.W.shape} "
+                     f"by m = {shape[1]} examples of the cache's A_prev")
+    return {"dZ": dZ, "cache": cache}
+
+
+def check_layer_backward_args(dA, cache, activation, **_):
+    """``linear_activation_backward``: ``dA`` shaped like the layer's output ``Z``."""
+    _lookup_activation(activation)
+    cache = check_layer_cache(cache)
+    dA = check_delta(dA, cache.Z.shape, cache.Z.dtype, "dA", "the shape of the cache's Z")
+    return {"dA": dA, "cache": cache}
+
+
+def _check_caches(params, caches, activations, output: bool):
+    """``caches`` of ``forward`` for these params: one per layer, each matching its layer."""
+    dims, dtype = check_params(params)
+    acts = check_activations(activations, len(params), output=output)
+    if not isinstance(caches, (list, tuple)) or len(caches) != len(params):
+        got = f"{len(caches)} caches" if isinstance(caches, (list, tuple)) else type(caches).__name__
+        raise ValueError(f"caches must be the list of {len(params)} layer caches that forward "
+                         f"returned, got {got}")
+    caches = [check_layer_cache(c, f"caches[{l}]") for l, c in enumerate(caches)]
+    m = caches[0].linear.A_prev.shape[1]
+    for l, (c, p) in enumerate(zip(caches, params)):
+        if c.linear.W.shape != p["W"].shape or c.linear.A_prev.shape[1] != m:
+            raise ValueError(
+                f"caches[{l}] belongs to another network or batch: its W is {c.linear.W.shape} and "
+                f"its input {c.linear.A_prev.shape}, expected W {p['W'].shape} as in "
+                f"params[{l}] and m = {m} columns")
+        if c.linear.W.dtype != dtype:
+            raise TypeError(f"caches[{l}] has dtype {c.linear.W.dtype}, the params {dtype}")
+    return dims, dtype, caches, acts, m
+
+
+def check_backward_args(params, caches, Y, activations, l2=0.0, **_):
+    """``backward``: caches of these params and labels that suit the output's cost."""
+    dims, dtype, caches, acts, m = _check_caches(params, caches, activations, output=True)
+    Y = check_Y(Y, dims[-1], m, dtype, acts[-1])
+    check_regularization(l2, None, None, len(params))
+    return {"caches": caches, "Y": Y, "activations": acts}
+
+
+def check_backward_from_args(params, caches, dAL, activations, l2=0.0, **_):
+    """``backward_from``: caches of these params and ``dAL`` shaped like the output ``A_L``."""
+    dims, dtype, caches, acts, m = _check_caches(params, caches, activations, output=False)
+    dAL = check_delta(dAL, (dims[-1], m), dtype, "dAL",
+                      f"dL/dA_L of each example: n_L = {dims[-1]} outputs by m = {m} examples")
+    check_regularization(l2, None, None, len(params))
+    return {"caches": caches, "dAL": dAL, "activations": acts}

@@ -7,35 +7,29 @@ under ``jit``). Shapes are checked at entry (see :mod:`jaxdnn.checks`).
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from jaxdnn import activations as _act
-from jaxdnn.checks import check_network
-from jaxdnn.regularization import check_regularization, dropout_masks
+from jaxdnn.checks import check_network_args, checked
+from jaxdnn.layers import linear_activation_forward
+from jaxdnn.regularization import dropout_masks
 
 
+@checked(check_network_args)
 def forward(params, X, activations, *, keep_prob=None, key=None):
-    """Forward propagation through all L layers.
+    """Forward propagation through all L layers, one :func:`jaxdnn.linear_activation_forward` each.
 
     Args:
       params: list of L dicts ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}``.
-      X: ``(n_x, m)`` inputs, one example per column, of the params' dtype.
-      activations: tuple of L activation names, e.g. ``("relu", "relu", "sigmoid")``.
+      X: `(n_x, m)` inputs, one example per column, of the params' dtype.
+      activations: tuple of L activation names, e.g. ``("relu", "relu", "sigmoid")``; softmax only
+        as the last.
       keep_prob: optional inverted-dropout keep probability for the hidden layers.
       key: PRNG key for the dropout masks (needed when ``keep_prob < 1``).
 
     Returns:
-      ``(AL, caches)``: ``AL = g_L(Z_L)`` of shape ``(n_L, m)``, and a list of L dicts with
-      ``"A_prev"`` (the layer's input, after dropout), ``"Z"`` (its pre-activation) and, for hidden
-      layers under dropout, ``"D"`` (the scaled mask applied to its output).
+      ``(AL, caches)``: ``AL = g_L(Z_L)`` of shape `(n_L, m)`, and a list of L
+      :class:`jaxdnn.layers.LayerCache`: ``caches[l].linear`` holds the layer's input ``A_prev``
+      (after dropout) and its ``W``, ``b``; ``caches[l].Z`` its pre-activation; for hidden layers
+      under dropout ``caches[l].D`` is the scaled mask applied to its output.
     """
-    dims, dtype, X, acts = check_network(params, X, activations)
-    check_regularization(0.0, keep_prob, key, len(params))
-    return _forward(params, X, acts, keep_prob, key)
-
-
-def _forward(params, X, activations, keep_prob=None, key=None):
-    """:func:`forward` on checked inputs."""
     L = len(params)
     masks = [None] * (L - 1)
     if keep_prob is not None and keep_prob < 1:
@@ -44,11 +38,9 @@ def _forward(params, X, activations, keep_prob=None, key=None):
     A = X
     caches = []
     for l, (p, name) in enumerate(zip(params, activations)):
-        Z = p["W"] @ A + p["b"]  # (n_l, m)
-        cache = {"A_prev": A, "Z": Z}
-        A = _act.activation(name)(Z)  # (n_l, m)
+        A, cache = linear_activation_forward(A, p["W"], p["b"], name)  # (n_l, m)
         if l < L - 1 and masks[l] is not None:
             A = A * masks[l]  # inverted dropout: A_l * D_l / keep_prob
-            cache["D"] = masks[l]
+            cache = cache._replace(D=masks[l])
         caches.append(cache)
     return A, caches

@@ -1,9 +1,18 @@
-"""Binary cross-entropy, computed from the output logits ``Z_L``.
+"""The costs, each paired with an output activation, computed from the output logits ``Z_L``.
 
-``loss(z, y) = -(y log sigmoid(z) + (1 - y) log sigmoid(-z)) = max(z, 0) - z y + log(1 + exp(-|z|))``,
-evaluated in the last form, so the cost and its gradient stay finite for logits of +-1e4 even in
-float32. This equals
-the course's ``-(y log A + (1 - y) log(1 - A))`` with ``A = sigmoid(z)`` wherever that is finite.
+=========  ==========================  ===============================================  ===========
+output     cost                        per-example loss of one column ``z``, ``y``      ``dZ_L``
+=========  ==========================  ===============================================  ===========
+sigmoid    binary cross-entropy        ``sum_k max(z_k,0) - z_k y_k + log(1+e^-|z_k|)``  ``A_L - Y``
+softmax    categorical cross-entropy   ``-sum_k y_k log_softmax(z)_k``                  ``A_L - Y``
+linear     squared error               ``||z - y||^2 / 2``                              ``A_L - Y``
+=========  ==========================  ===============================================  ===========
+
+The cost is the mean of the per-example losses over the m examples (plus the L2 term). Every loss is
+evaluated from the logits in a form that stays finite for logits of +-1e4 even in float32, and
+equals the course's ``-(y log A + (1 - y) log(1 - A))`` (and optax's losses) wherever that is
+finite. ``dZ_L = A_L - Y`` is the derivative of each example's loss with respect to ``Z_L`` for all
+three pairs (for softmax, because each column of ``Y`` sums to 1).
 """
 
 from __future__ import annotations
@@ -11,9 +20,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdnn.checks import check_problem
-from jaxdnn.forward import _forward
-from jaxdnn.regularization import check_regularization, l2_penalty
+from jaxdnn.checks import check_problem_args, checked
+from jaxdnn.forward import forward
+from jaxdnn.regularization import has_l2, l2_penalty
 
 
 def bce_from_logits(Z, Y):
@@ -34,17 +43,96 @@ def bce_from_logits(Z, Y):
     return relu - Z * Y + jnp.log1p(jnp.exp(neg_abs))
 
 
-def cost(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
-    """Mean binary cross-entropy of the network on ``(X, Y)``.
+def softmax_cross_entropy_from_logits(Z, Y):
+    """Categorical cross-entropy of each column: ``-sum_k Y_k log softmax(Z)_k``.
 
-    ``J = (1/m) sum_examples sum_outputs loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``: summed over the
-    n_L independent sigmoid outputs, averaged over the m examples.
+    Args:
+      Z: `(K, m)` logits, one example per column.
+      Y: `(K, m)` one-hot labels (or class probabilities), each column summing to 1.
+
+    Returns:
+      `(m,)` per-example losses.
+    """
+    return -jnp.sum(Y * jax.nn.log_softmax(Z, axis=0), axis=0)  # log-sum-exp inside: finite
+
+
+def squared_error(Z, Y):
+    """Half the squared error of each column: ``||Z - Y||^2 / 2``.
+
+    Args:
+      Z: `(n_L, m)` outputs of a linear output layer (its logits are its outputs).
+      Y: `(n_L, m)` real targets.
+
+    Returns:
+      `(m,)` per-example losses.
+    """
+    return 0.5 * jnp.sum(jnp.square(Z - Y), axis=0)
+
+
+def loss_from_logits(ZL, Y, output: str):
+    """Per-example losses of the cost that ``output`` names.
+
+    Args:
+      ZL: `(n_L, m)` output logits.
+      Y: `(n_L, m)` labels.
+      output: ``"sigmoid"``, ``"softmax"`` or ``"linear"``.
+
+    Returns:
+      `(m,)` losses, summed over the n_L outputs.
+    """
+    if output == "sigmoid":
+        return jnp.sum(bce_from_logits(ZL, Y), axis=0)
+    if output == "softmax":
+        return softmax_cross_entropy_from_logits(ZL, Y)
+    return squared_error(ZL, Y)
+
+
+def cost_from_logits(params, ZL, Y, output: str, l2=0.0):
+    """``J = (1/m) sum_examples loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``, a scalar."""
+    m = ZL.shape[1]
+    if output == "sigmoid":  # summed in one reduction: the same numbers as ever
+        J = jnp.sum(bce_from_logits(ZL, Y)) / m
+    else:
+        J = jnp.sum(loss_from_logits(ZL, Y, output)) / m
+    if has_l2(l2):
+        J = J + l2_penalty(params, m, l2)
+    return J
+
+
+def output_dZ(ZL, Y, output: str):
+    """``dZ_L = A_L - Y``: each example's loss differentiated by hand with respect to ``Z_L``."""
+    if output == "sigmoid":
+        e = jnp.exp(jnp.where(ZL > 0, -ZL, ZL))  # exp(-|Z_L|): the same exp the cost uses
+        return jnp.where(ZL > 0, jnp.ones_like(ZL), e) / (1 + e) - Y  # sigmoid(Z_L) - Y
+    if output == "softmax":
+        return jax.nn.softmax(ZL, axis=0) - Y
+    return ZL - Y
+
+
+def label_gradient(ZL, Y, output: str):
+    """``dJ/dY`` of the mean cost (for the custom VJP): `(n_L, m)`."""
+    m = ZL.shape[1]
+    if output == "sigmoid":
+        return -ZL / m  # d/dY of max(Z,0) - Z Y + log(1 + e^-|Z|)
+    if output == "softmax":
+        return -jax.nn.log_softmax(ZL, axis=0) / m
+    return (Y - ZL) / m
+
+
+@checked(check_problem_args)
+def cost(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
+    """The mean cost of the network on ``(X, Y)``; the output activation names it.
+
+    ``J = (1/m) sum_examples loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``: binary cross-entropy summed
+    over the n_L independent sigmoid outputs, categorical cross-entropy over a softmax's n_L classes,
+    or half the squared error of a linear output (see the table above).
 
     Args:
       params: list of L ``{"W", "b"}`` dicts.
-      X: ``(n_x, m)`` inputs.
-      Y: ``(n_L, m)`` labels in [0, 1] (a ``(m,)`` vector is an error, not broadcast).
-      activations: L names; the last must be ``"sigmoid"``.
+      X: `(n_x, m)` inputs.
+      Y: `(n_L, m)` labels: in [0, 1] for sigmoid; one-hot columns for softmax (see
+        :func:`jaxdnn.one_hot`); real numbers for linear. A `(m,)` vector is an error, not broadcast.
+      activations: L names; the last one of ``"sigmoid"``, ``"softmax"``, ``"linear"``.
       l2: L2 regularisation strength lambda (0 = none).
       keep_prob: inverted-dropout keep probability for hidden layers (None = no dropout).
       key: PRNG key for dropout masks.
@@ -52,15 +140,5 @@ def cost(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     Returns:
       the scalar cost, of the params' dtype.
     """
-    X, Y, acts = check_problem(params, X, Y, activations)
-    check_regularization(l2, keep_prob, key, len(params))
-    _, caches = _forward(params, X, acts, keep_prob, key)
-    return _cost_from_logits(params, caches[-1]["Z"], Y, l2)
-
-
-def _cost_from_logits(params, ZL, Y, l2=0.0):
-    m = ZL.shape[1]
-    J = jnp.sum(bce_from_logits(ZL, Y)) / m  # scalar
-    if l2:
-        J = J + l2_penalty(params, m, l2)
-    return J
+    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
+    return cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)

@@ -13,14 +13,25 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def check_regularization(l2, keep_prob, key, num_layers: int):
-    """Validate the regularisation arguments shared by cost, forward and the value-and-grads."""
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)):
-        raise TypeError(f"l2 must be a non-negative float, got {l2!r}")
-    if not (math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
+    """Validate the regularisation arguments shared by cost, forward and the value-and-grads.
+
+    ``l2`` may be a traced scalar (so ``jax.vmap`` over L2 strengths works); ``keep_prob`` shapes
+    the dropout masks' use and must be a Python number.
+    """
+    if isinstance(l2, (jax.Array, np.ndarray)) or is_traced(l2):
+        if jnp.ndim(l2) != 0 or not jnp.issubdtype(jnp.result_type(l2), jnp.floating):
+            raise TypeError(f"l2 must be a non-negative float scalar, got {l2!r}")
+        if not is_traced(l2) and not (math.isfinite(float(l2)) and float(l2) >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {float(l2)}")
+    else:
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)):
+            raise TypeError(f"l2 must be a non-negative float, got {l2!r}")
+        if not (math.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
     if keep_prob is None:
         return
     if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)):
@@ -31,6 +42,15 @@ def check_regularization(l2, keep_prob, key, num_layers: int):
         raise ValueError("dropout with keep_prob < 1 needs a PRNG key: pass key=jax.random.key(...)")
     if keep_prob < 1 and num_layers < 2:
         raise ValueError("dropout applies to hidden layers, and this network has none")
+
+
+def has_l2(l2) -> bool:
+    """False only for an L2 strength that is a concrete 0 (a traced strength always counts)."""
+    return is_traced(l2) or bool(np.asarray(l2) != 0)
+
+
+def is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
 
 
 def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):
@@ -54,4 +74,10 @@ def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):
 
 def l2_penalty(params, m: int, l2: float):
     """``l2 / (2 m) * sum_l ||W_l||_F^2``, the course's L2 cost term."""
-    return (l2 / (2 * m)) * sum(jnp.sum(jnp.square(p["W"])) for p in params)
+    total = sum(jnp.sum(jnp.square(p["W"])) for p in params)  # sum_l ||W_l||_F^2
+    return jnp.asarray(l2 / (2 * m)).astype(total.dtype) * total
+
+
+def l2_gradient(W, m: int, l2):
+    """``lambd / m * W``, the L2 term's part of ``dW``."""
+    return jnp.asarray(l2 / m).astype(W.dtype) * W

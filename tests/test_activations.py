@@ -7,7 +7,7 @@ import pytest
 
 from jaxdnn import activations as act
 
-NAMES = sorted(act.ACTIVATIONS)
+NAMES = sorted(act.HIDDEN)  # the elementwise ones; softmax has its own tests
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,3 +43,20 @@ def test_activation_values_match_numpy(name, reference):
 def test_unknown_name_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown activation 'gelu'.*expected one of"):
         act.activation("gelu")
+
+
+@pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
+def test_softmax_backward_is_the_vjp_of_softmax(dtype, rtol, mode):
+    Z = jax.random.normal(jax.random.key(0), (5, 7), dtype) * 4  # 5 classes, 7 examples
+    dA = jax.random.normal(jax.random.key(1), (5, 7), dtype)
+    backward = act.activation_backward("softmax")
+    if mode == "jit":
+        backward = jax.jit(backward)
+    _, vjp = jax.vjp(lambda z: jax.nn.softmax(z, axis=0), Z)
+    np.testing.assert_allclose(backward(dA, Z), vjp(dA)[0], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(jnp.sum(act.softmax(Z), axis=0), np.ones(7), rtol=rtol)
+
+
+def test_softmax_has_no_elementwise_derivative():
+    with pytest.raises(ValueError, match="'softmax' is not elementwise.*activation_backward"):
+        act.derivative("softmax")

@@ -11,7 +11,7 @@ from jaxdnn.gradcheck import relative_difference
 
 from .conftest import assert_trees_close, maybe_jit
 
-NAMES = sorted(jaxdnn.ACTIVATIONS)
+NAMES = sorted(jaxdnn.activations.HIDDEN)
 
 
 def draw_architectures(n=24, seed=0):
@@ -117,12 +117,12 @@ def test_dropout_masks_drop_hidden_units_and_rescale():
     params, X, Y = make_problem([3, 200, 1], 50, jnp.float64, seed=7)
     _, caches = jaxdnn.forward(params, X, ("relu", "sigmoid"), keep_prob=0.75,
                                key=jax.random.key(0))
-    D = np.asarray(caches[0]["D"])
+    D = np.asarray(caches[0].D)
     assert set(np.unique(D)) == {0.0, 1 / 0.75}
     assert abs((D > 0).mean() - 0.75) < 0.02  # 10000 Bernoulli(0.75) draws: std 0.0043
-    assert "D" not in caches[1]
-    A1 = np.asarray(jax.nn.relu(caches[0]["Z"]))
-    np.testing.assert_allclose(caches[1]["A_prev"], A1 * D, rtol=1e-15)
+    assert caches[1].D is None
+    A1 = np.asarray(jax.nn.relu(caches[0].Z))
+    np.testing.assert_allclose(caches[1].linear.A_prev, A1 * D, rtol=1e-15)
 
 
 def test_custom_vjp_cost_passes_check_grads():
@@ -160,3 +160,45 @@ def test_custom_vjp_input_and_label_gradients_equal_autodiff():
     manual = jax.grad(lambda x, y: jaxdnn.cost_with_manual_vjp(params, x, y, acts), (0, 1))(X, Y)
     auto = jax.grad(lambda x, y: jaxdnn.cost(params, x, y, acts), (0, 1))(X, Y)
     assert_trees_close(manual, auto, rtol=1e-12, atol=1e-16, what="dJ/dX, dJ/dY")
+
+
+def make_output_problem(dims, m, output, seed):
+    """A network ending in ``output`` with labels that suit it: one-hot columns or real targets."""
+    dims = list(dims[:-1]) + [max(dims[-1], 2)] if output == "softmax" else list(dims)
+    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    params = jaxdnn.init_params(k_p, dims, "xavier", jnp.float64)
+    X = jax.random.normal(k_x, (dims[0], m), jnp.float64)
+    if output == "softmax":
+        Y = jaxdnn.one_hot(jax.random.randint(k_y, (m,), 0, dims[-1]), dims[-1], jnp.float64)
+    else:
+        Y = 3 * jax.random.normal(k_y, (dims[-1], m), jnp.float64)
+    return params, X, Y
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+@pytest.mark.parametrize("i", range(len(ARCHS)))
+def test_manual_equals_autodiff_for_softmax_and_linear_outputs(i, output):
+    dims, acts, m = ARCHS[i]
+    acts = acts[:-1] + (output,)
+    params, X, Y = make_output_problem(dims, m, output, seed=100 + i)
+
+    @jax.jit  # both passes in one program: one compile per architecture
+    def both(params, X, Y):
+        return (jaxdnn.manual_value_and_grad(params, X, Y, acts),
+                jaxdnn.autodiff_value_and_grad(params, X, Y, acts))
+
+    (J_man, g_man), (J_auto, g_auto) = both(params, X, Y)
+    assert float(J_man) == pytest.approx(float(J_auto), rel=1e-10)
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(g_man), jax.tree.leaves(g_auto)):
+        d = relative_difference(a, b)
+        assert d < 1e-10, f"{dims} {acts} m={m} leaf {jax.tree_util.keystr(path)}: {d:.2e}"
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+def test_custom_vjp_cost_with_softmax_and_linear_outputs_passes_check_grads(output):
+    params, X, Y = make_output_problem([4, 5, 3], 6, output, seed=12)
+    acts = ("tanh", output)
+    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)  # noqa: E731
+    check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)
+    assert_trees_close(jax.grad(f)(params, X, Y), jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
+                       rtol=0, atol=0, what=f"grad of the custom-VJP cost, {output}")

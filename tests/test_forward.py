@@ -36,8 +36,8 @@ def test_forward_matches_numpy_and_returns_caches(dtype, rtol, mode):
     AL, caches = maybe_jit(jaxdnn.forward, mode)(params, X, ACTS)
     assert AL.shape == (2, 9) and AL.dtype == dtype
     np.testing.assert_allclose(AL, numpy_forward(params, X, ACTS), rtol=rtol)
-    assert [c["Z"].shape for c in caches] == [(5, 9), (4, 9), (3, 9), (2, 9)]
-    np.testing.assert_array_equal(caches[0]["A_prev"], X)
+    assert [c.Z.shape for c in caches] == [(5, 9), (4, 9), (3, 9), (2, 9)]
+    np.testing.assert_array_equal(caches[0].linear.A_prev, X)
 
 
 def test_vmap_of_per_example_forward_equals_batched_forward(mode):

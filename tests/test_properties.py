@@ -112,13 +112,13 @@ def error_scale(params, X, Y, acts):
     """
     _, caches = jaxdnn.forward(params, X, acts)
     m = X.shape[1]
-    S = jax.nn.sigmoid(caches[-1]["Z"]) + jnp.abs(Y)  # (n_L, m)
+    S = jax.nn.sigmoid(caches[-1].Z) + jnp.abs(Y)  # (n_L, m)
     out = [None] * len(params)
     for l in reversed(range(len(params))):
-        A_prev = jnp.abs(caches[l]["A_prev"])
+        A_prev = jnp.abs(caches[l].linear.A_prev)
         out[l] = {"W": S @ A_prev.T / m, "b": jnp.sum(S, axis=1, keepdims=True) / m}
         if l > 0:
-            gp = jnp.abs(_act.derivative(acts[l - 1])(caches[l - 1]["Z"]))
+            gp = jnp.abs(_act.derivative(acts[l - 1])(caches[l - 1].Z))
             S = (jnp.abs(params[l]["W"]).T @ S) * (gp + 1)
     return out
 
@@ -219,14 +219,14 @@ TARGETS = (1e4, -1e4, 3e3, 40.0, 1.0)
 def _extreme(params, X, Y, acts, target):
     """Rescale the last layer so that max |Z_L| == target; cost, grads and the logits."""
     _, caches = jaxdnn.forward(params, X, acts)
-    ZL = caches[-1]["Z"]
+    ZL = caches[-1].Z
     peak = jnp.max(jnp.abs(ZL))
     c = target / jnp.where(peak > 0, peak, 1)
     last = {"W": params[-1]["W"] * c, "b": params[-1]["b"] * c}
     # a network whose last hidden output is all zero (dead relus) gets its logits from b alone
     last["b"] = jnp.where(peak > 0, last["b"], jnp.full_like(last["b"], target))
     params = params[:-1] + [last]
-    ZL = jaxdnn.forward(params, X, acts)[1][-1]["Z"]  # the logits the cost sees
+    ZL = jaxdnn.forward(params, X, acts)[1][-1].Z  # the logits the cost sees
     J, g_man = jaxdnn.manual_value_and_grad(params, X, Y, acts)
     J_auto, g_auto = jaxdnn.autodiff_value_and_grad(params, X, Y, acts)
     g_vjp = jax.grad(jaxdnn.cost_with_manual_vjp)(params, X, Y, acts)
