@@ -22,7 +22,7 @@ import contextvars
 import functools
 import inspect
 import math
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -116,20 +116,49 @@ def check_scalar(name: str, value, *, low: float, low_inclusive: bool, high: flo
     return value
 
 
-def host_values(x) -> np.ndarray:
-    """``x`` on the host; for a global array spread over several processes, only a summary.
+class Summary(NamedTuple):
+    """What a value check needs of an array: its non-finite count, range and column sums."""
 
-    A multi-host array cannot be copied to one host, so its values are summarised on the devices
-    (finiteness and range, all a value check needs) and that small replicated result is fetched.
+    nonfinite: int
+    lo: float  # min over the finite entries (0 when there are none)
+    hi: float  # max over the finite entries
+    column_sums: np.ndarray | None  # (m,) sums of each column's finite entries, when asked for
+
+
+@functools.partial(jax.jit, static_argnames="column_sums")
+def _device_summary(x, column_sums: bool):
+    finite = jnp.isfinite(x)
+    safe = jnp.where(finite, x, jnp.zeros_like(x))
+    sums = jnp.sum(safe, axis=0, dtype=jnp.float32 if x.dtype != jnp.float64 else x.dtype)
+    return (jnp.sum(~finite), jnp.min(safe), jnp.max(safe), sums if column_sums else None)
+
+
+def summarize(x, *, column_sums: bool = False) -> Summary:
+    """The values of a concrete array, summarised where the array lives.
+
+    NumPy arrays and arrays on the CPU are summarised by NumPy on the host (no copy, no compile).
+    An array on an accelerator is reduced there by one small compiled program and only the summary
+    comes back: copying X to the host on every call would cost more than the training step (40 ms
+    for MNIST's 784 x 60,000 floats on an H100, against 0.6 ms on the device). A global array
+    spread over several processes is summarised on its devices too; its column sums are skipped
+    (they would not fit on one host).
     """
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        summary = jax.jit(lambda a: jnp.stack([
-            jnp.all(jnp.isfinite(a)).astype(jnp.float32),
-            jnp.min(jnp.where(jnp.isfinite(a), a, 0)).astype(jnp.float32),
-            jnp.max(jnp.where(jnp.isfinite(a), a, 0)).astype(jnp.float32)]))(x)
-        ok, lo, hi = np.asarray(summary)
-        return np.array([lo, hi]) if ok else np.array([np.nan])
-    return np.asarray(x)
+    on_host = not isinstance(x, jax.Array) or (
+        x.is_fully_addressable and all(d.platform == "cpu" for d in x.devices()))
+    if on_host:
+        a = np.asarray(x)
+        finite = np.isfinite(a) if a.dtype.kind in "fc" else np.ones(a.shape, bool)
+        safe = np.where(finite, a, 0) if not finite.all() else a
+        return Summary(int(finite.size - finite.sum()),
+                       float(safe.min()) if safe.size else 0.0,
+                       float(safe.max()) if safe.size else 0.0,
+                       safe.sum(axis=0, dtype=np.float64) if column_sums and a.ndim == 2 else None)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    want_sums = column_sums and x.ndim == 2 and x.is_fully_addressable
+    n_bad, lo, hi, sums = _device_summary(x, want_sums)
+    return Summary(int(n_bad), float(lo), float(hi),
+                   None if sums is None else np.asarray(sums, np.float64))
 
 
 def as_array(x, what: str):
@@ -280,11 +309,9 @@ def check_X(X, n_x: int, dtype) -> jnp.ndarray:
             f"X has dtype {X.dtype} but the params are {dtype}; convert one of them so they match"
         )
     if is_concrete(X):
-        finite = np.isfinite(host_values(X))  # on the host: no trace, no device program
-        if not finite.all():
-            raise ValueError(
-                f"X contains {finite.size - int(finite.sum())} NaN or Inf values; "
-                "expected only finite values")
+        n_bad = summarize(X).nonfinite
+        if n_bad:
+            raise ValueError(f"X contains {n_bad} NaN or Inf values; expected only finite values")
     return X
 
 
@@ -308,23 +335,20 @@ def check_Y(Y, n_L: int, m: int, dtype, output: str = "sigmoid") -> jnp.ndarray:
                 hint = f"; reshape it with Y.reshape({n_L}, {m})"
         raise ValueError(f"Y must have shape ({n_L}, {m}) (n_L, m), got {tuple(Y.shape)}{hint}")
     if is_concrete(Y):
-        y = host_values(Y).astype(np.float64)  # on the host: no trace, no device program
+        y = summarize(Y, column_sums=output == "softmax")
         expected = "real numbers" if output == "linear" else "labels in [0, 1]"
-        if not np.isfinite(y).all():
+        if y.nonfinite:
             raise ValueError(f"Y contains NaN or Inf; expected {expected}")
-        if output != "linear":
-            lo, hi = float(y.min()), float(y.max())
-            if lo < 0 or hi > 1:
-                raise ValueError(f"labels in Y must lie in [0, 1], got values from {lo:g} to {hi:g}")
-        if output == "softmax" and y.ndim == 2:  # a multi-host summary has no columns to sum
-            sums = y.sum(axis=0)
-            bad = np.abs(sums - 1) > math.sqrt(np.finfo(np.dtype(dtype)).eps)
+        if output != "linear" and (y.lo < 0 or y.hi > 1):
+            raise ValueError(f"labels in Y must lie in [0, 1], got values from {y.lo:g} to {y.hi:g}")
+        if y.column_sums is not None:
+            bad = np.abs(y.column_sums - 1) > math.sqrt(np.finfo(np.dtype(dtype)).eps)
             if bad.any():
                 j = int(np.argmax(bad))
                 raise ValueError(
                     f"softmax labels must be one-hot (or probabilities): each column of Y must "
                     f"sum to 1, but {int(bad.sum())} of {m} do not (column {j} sums to "
-                    f"{sums[j]:g}); for integer class labels use jaxdnn.one_hot")
+                    f"{y.column_sums[j]:g}); for integer class labels use jaxdnn.one_hot")
     return Y.astype(dtype)
 
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn.checks import as_array, host_values, is_concrete
+from jaxdnn.checks import as_array, is_concrete, summarize
 
 
 def one_hot(labels, num_classes: int, dtype=jnp.float32):
@@ -41,8 +41,8 @@ def one_hot(labels, num_classes: int, dtype=jnp.float32):
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (m,) or (1, m), got {labels.shape}")
     if is_concrete(labels) and labels.size:
-        values = host_values(labels)
-        lo, hi = int(values.min()), int(values.max())
+        summary = summarize(labels)
+        lo, hi = int(summary.lo), int(summary.hi)
         if lo < 0 or hi >= num_classes:
             raise ValueError(f"labels must lie in [0, {num_classes}), got values from {lo} to {hi}")
     return jax.nn.one_hot(labels, num_classes, dtype=dtype, axis=0)  # (K, m)
