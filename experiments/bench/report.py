@@ -117,7 +117,7 @@ def _sweep(sw: dict) -> list[str]:
         "beside one `fit` of the same length.", "",
         markdown_table(["", "s / model-iteration", "x single model", "x floor"], [
             [f"sweep of {sw['models']}", seconds(sw["seconds_per_model_iteration"]),
-             f"{sw['ratio_to_single']:.3f}", f"{sw['ratio_to_floor']:.2f}"],
+             f"{sw['ratio_to_single']:.3g}", f"{sw['ratio_to_floor']:.2f}"],
             ["one model", seconds(sw["single_model_seconds"]), "1",
              f"{sw['single_model_seconds'] / f['seconds']:.1f}"],
             ["*floor*", seconds(f["seconds"]), "", "1.0"]]), "",
