@@ -329,7 +329,7 @@ def torch_peer(s: Setup, compiled: bool):
         raise Skip("--quick: torch.compile's first compilation alone takes 10-30 s per shape")
     prob, dev = s.prob, torch.device(s.device)
     X, Y = torch.from_numpy(s.X).to(dev), torch.from_numpy(s.Y).to(dev)
-    init = [torch.from_numpy(a).to(dev) for p in s.np_params for a in (p["W"], p["b"])]
+    init = [torch.from_numpy(np.array(a)).to(dev) for p in s.np_params for a in (p["W"], p["b"])]
     step = torch_step
     if compiled:
         # one graph for forward, backward and update where this PyTorch can trace .backward()
