@@ -35,9 +35,12 @@ import numpy as np  # noqa: E402
 # configuration
 
 
-def option(default, help: str):  # noqa: A002 (argparse's name)
-    """A config field with its command-line help: ``lr: float = option(0.005, "step size")``."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def option(default, help: str, choices=None):  # noqa: A002 (argparse's name)
+    """A config field with its command-line help: ``lr: float = option(0.005, "step size")``.
+
+    ``choices``: the allowed values (of each item, for a tuple field); others are a usage error.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
 def _flag(name: str) -> str:
@@ -45,17 +48,24 @@ def _flag(name: str) -> str:
 
 
 def _parser_type(field: dataclasses.Field, default):
-    """(type converter, metavar) for one field, from its annotation and default."""
+    """(type converter, metavar) for one field, from its annotation, default and choices."""
     hint = str(field.type)
+    choices = field.metadata.get("choices")
     if isinstance(default, tuple) or hint.startswith("tuple"):
         elem = float if "float" in hint else int if "int" in hint else str
 
         def parse_tuple(text: str):
             try:
-                return tuple(elem(s) for s in text.split(",") if s.strip())
+                items = tuple(elem(s.strip()) for s in text.split(",") if s.strip())
             except ValueError as e:
                 raise argparse.ArgumentTypeError(f"expected comma-separated {elem.__name__}s, "
                                                  f"got {text!r}") from e
+            bad = [x for x in items if choices is not None and x not in choices]
+            if bad or not items:
+                raise argparse.ArgumentTypeError(
+                    f"got {text!r}; expected a comma-separated subset of "
+                    f"{','.join(map(str, choices))}" if choices else f"got {text!r}: empty")
+            return items
 
         return parse_tuple, "A,B,..."
     if "float" in hint:
@@ -77,7 +87,8 @@ def parse_config(cls, argv=None, *, doc: str | None = None, prog: str | None = N
     ``my_field`` becomes ``--my-field``; bools become ``--my-field / --no-my-field``; tuples are
     comma-separated. With ``--quick`` (every config has a ``quick`` field), the values in the
     class attribute ``QUICK`` (a dict) replace the defaults, while options given explicitly on the
-    command line still win.
+    command line still win. A ``ValueError`` from the class's ``__post_init__`` (its own checks of
+    the values) becomes a usage error (``SystemExit``), as a bad ``--option`` does.
     """
     parser = argparse.ArgumentParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,6 +105,11 @@ def parse_config(cls, argv=None, *, doc: str | None = None, prog: str | None = N
                                 default=argparse.SUPPRESS, help=f"{help_text}{shown}")
             continue
         conv, metavar = _parser_type(f, default)
+        choices = f.metadata.get("choices")
+        if choices is not None and not isinstance(default, tuple):
+            parser.add_argument(_flag(f.name), dest=f.name, type=conv, choices=choices,
+                                default=argparse.SUPPRESS, help=f"{help_text}{shown}")
+            continue
         parser.add_argument(_flag(f.name), dest=f.name, type=conv, metavar=metavar,
                             default=argparse.SUPPRESS, help=f"{help_text}{shown}")
     given = vars(parser.parse_args(argv))
@@ -101,7 +117,10 @@ def parse_config(cls, argv=None, *, doc: str | None = None, prog: str | None = N
     if given.get("quick", values.get("quick", False)):
         values.update(quick_values)
     values.update(given)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def enable_x64() -> None:

@@ -1,0 +1,194 @@
+"""Growth: time and peak memory of ``jaxdnn.fit`` as the examples m and the width grow.
+
+The MNIST-shaped network ([784, 128, 64, 1], relu, sigmoid, float32, random data) trains by full
+batch (seconds per iteration) and by minibatches of 256 (seconds per epoch) for m = 10^3 ... 10^6;
+then [784, w, w, 1] at m = 10^4 for w = 64 ... 2048. Each point runs in its own process (with
+``--isolate``), so its peak memory is its own: the resident set on a CPU (its rise over the RSS
+before the data was made), the device's peak bytes on a GPU.
+
+Time should grow linearly in m (slope 1 on log-log axes; the fit of the largest three m is stated)
+and in the weights P. Memory is set against a model of what ``fit`` keeps:
+
+    data (X, Y) + params + caches (Z and A of every layer over a batch: 2 sum_l n_l batch floats)
+        + fit's working copies of X and Y (full batch none; minibatches one, X[:, perm] per epoch)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from experiments.bench import memory
+from experiments.bench.configs import Config, num_weights
+
+HIDDEN = (128, 64)
+N_X = 784
+BATCH = 256
+LEARNING_RATE = 0.05
+MS = (1_000, 10_000, 100_000, 1_000_000)
+WIDTHS = (64, 128, 256, 512, 1024, 2048)
+WIDTH_M = 10_000
+QUICK = {"ms": (256, 1024), "widths": (), "width_m": 512}  # a smoke test: 4 points
+FIT_WORKING_COPIES = {"full": 0, "minibatch": 1}
+"""Copies of (X, Y) that ``fit`` makes beside the caller's: one per epoch with minibatches."""
+
+
+def points(cfg: Config) -> list[dict]:
+    ms = QUICK["ms"] if cfg.quick else MS
+    widths = QUICK["widths"] if cfg.quick else WIDTHS
+    width_m = QUICK["width_m"] if cfg.quick else WIDTH_M
+    out = []
+    for mode in ("full", "minibatch"):
+        out += [{"axis": "m", "mode": mode, "m": m, "dims": (N_X, *HIDDEN, 1)} for m in ms]
+        out += [{"axis": "width", "mode": mode, "m": width_m, "dims": (N_X, w, w, 1)}
+                for w in widths]
+    return out
+
+
+def model_mib(dims, m: int, mode: str) -> dict:
+    """The memory model's terms, MiB (float32)."""
+    f = 4 / 2**20
+    batch = BATCH if mode == "minibatch" else m
+    data = (dims[0] + dims[-1]) * m * f
+    params = (num_weights(dims) + sum(dims[1:])) * f
+    caches = 2 * sum(dims[1:]) * batch * f
+    copies = FIT_WORKING_COPIES[mode] * data
+    return {"data": data, "params": params, "caches": caches, "working_copies": copies,
+            "total": data + params + caches + copies}
+
+
+def measure_point(cfg: Config, point: dict) -> dict:
+    """Time and peak memory of one ``fit`` (full batch or one epoch) at one size."""
+    import jax
+    import jax.numpy as jnp
+
+    import jaxdnn
+
+    dims, m, mode = tuple(point["dims"]), point["m"], point["mode"]
+    rss_before = memory.rss_now_mib()
+
+    @jax.jit
+    def make(key):  # data made on the device, in one compiled call
+        kx, ky, kp = jax.random.split(key, 3)
+        X = jax.random.normal(kx, (dims[0], m), jnp.float32)  # (n_x, m)
+        Y = (jax.random.uniform(ky, (1, m)) < 0.5).astype(jnp.float32)  # (1, m)
+        return X, Y, jaxdnn.init_params(kp, dims, "he", dtype=jnp.float32)
+
+    X, Y, params = jax.block_until_ready(make(jax.random.key(0)))
+    rss_data = memory.rss_now_mib()
+    # full batch: enough iterations for ~2e5 example-passes per call (1 at m = 10^6)
+    n = int(np.clip(200_000 // m, 1, 50)) if mode == "full" else 1
+    kwargs = {"batch_size": BATCH, "key": jax.random.key(2)} if mode == "minibatch" else {}
+
+    def run():
+        p, costs = jaxdnn.fit(params, X, Y, ("relu", "relu", "sigmoid"),
+                              learning_rate=LEARNING_RATE, num_iterations=n, chunk_size=n,
+                              progress=False, **kwargs)
+        jax.block_until_ready((p, costs))
+        return costs
+
+    t0 = time.perf_counter()
+    run()  # compile and warm up
+    warm = time.perf_counter() - t0
+    rss = memory.PeakRSS()
+    rss.start()
+    times = []
+    for _ in range(2 if cfg.quick or m >= 1_000_000 else 3):
+        t0 = time.perf_counter()
+        costs = run()
+        times.append(time.perf_counter() - t0)
+    growth = rss.growth()
+    dev = memory.device_memory_mib()
+    measured = (dev["peak"] if dev is not None
+                else rss_data - rss_before + growth)  # data + whatever fit's runs added
+    return {**point, "dims": list(dims), "units": n, "seconds": float(np.min(times)) / n,
+            "warmup_seconds": warm, "final_cost": float(costs[-1]),
+            "memory_mib": measured, "memory_method": "device peak_bytes_in_use" if dev else
+            "RSS after the data - RSS before + peak growth during the timed runs",
+            "rss_data_mib": rss_data - rss_before, "rss_growth_mib": growth,
+            "model_mib": model_mib(dims, m, mode)}
+
+
+def slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+
+
+def measure(cfg: Config, log, run_point=None) -> dict:
+    """Every point (in-process, or by ``run_point(point, tag)`` in a child), and the slopes."""
+    results = []
+    for i, point in enumerate(points(cfg)):
+        tag = f"growth{i}"
+        got = run_point(point, tag) if run_point else measure_point(cfg, point)
+        if got is None:
+            results.append({**point, "status": "failed"})
+            continue
+        got["status"] = "ok"
+        results.append(got)
+        log(f"[growth] {point['mode']} {list(point['dims'])} m = {point['m']}: "
+            f"{got['seconds']:.3g} s per {'iteration' if point['mode'] == 'full' else 'epoch'}, "
+            f"memory {got['memory_mib']:.0f} MiB (model {got['model_mib']['total']:.0f})")
+    slopes = {}
+    for mode in ("full", "minibatch"):
+        by_m = [r for r in results if r["axis"] == "m" and r["mode"] == mode and r["status"] == "ok"]
+        by_w = [r for r in results if r["axis"] == "width" and r["mode"] == mode
+                and r["status"] == "ok"]
+        if len(by_m) >= 2:
+            top = by_m[-3:]
+            slopes[f"{mode}: time vs m, all"] = slope([r["m"] for r in by_m],
+                                                      [r["seconds"] for r in by_m])
+            slopes[f"{mode}: time vs m, largest {len(top)}"] = slope(
+                [r["m"] for r in top], [r["seconds"] for r in top])
+            slopes[f"{mode}: memory vs m, largest {len(top)}"] = slope(
+                [r["m"] for r in top], [r["memory_mib"] for r in top])
+        if len(by_w) >= 2:
+            top = by_w[-3:]
+            slopes[f"{mode}: time vs weights P, largest {len(top)}"] = slope(
+                [num_weights(r["dims"]) for r in top], [r["seconds"] for r in top])
+    failed = [r for r in results if r["status"] != "ok"]
+    return {"problem": "growth", "points": results, "slopes": slopes, "batch_size": BATCH,
+            "status": "ok" if len(failed) < len(results) else "failed",
+            "reason": f"{len(failed)} points failed" if failed else None}
+
+
+def plot(res: dict, path) -> None:
+    """Time and memory against m, and time against the weights P, on log-log axes."""
+    from experiments import common
+
+    plt = common.plt
+    ok = [r for r in res["points"] if r["status"] == "ok"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for mode, style in (("full", "o-"), ("minibatch", "s-")):
+        unit = "iteration" if mode == "full" else "epoch"
+        pts = [r for r in ok if r["axis"] == "m" and r["mode"] == mode]
+        if pts:
+            m = [r["m"] for r in pts]
+            s = res["slopes"].get(f"{mode}: time vs m, largest {min(3, len(pts))}")
+            label = f"{mode}: s / {unit}" + (f" (slope {s:.2f})" if s is not None else "")
+            axes[0].loglog(m, [r["seconds"] for r in pts], style, label=label)
+            axes[1].loglog(m, [r["memory_mib"] for r in pts], style, label=f"{mode}: measured")
+            axes[1].loglog(m, [r["model_mib"]["total"] for r in pts], style[0] + ":",
+                           label=f"{mode}: model")
+        pts = [r for r in ok if r["axis"] == "width" and r["mode"] == mode]
+        if pts:
+            P = [num_weights(r["dims"]) for r in pts]
+            s = res["slopes"].get(f"{mode}: time vs weights P, largest {min(3, len(pts))}")
+            axes[2].loglog(P, [r["seconds"] for r in pts], style,
+                           label=f"{mode}: s / {unit}" + (f" (slope {s:.2f})" if s else ""))
+    data = [r for r in ok if r["axis"] == "m" and r["mode"] == "full"]
+    if data:
+        axes[1].loglog([r["m"] for r in data],
+                       [r["model_mib"]["data"] + r["model_mib"]["params"] for r in data], "k--",
+                       label="data + params")
+    axes[0].set(xlabel="examples m", ylabel="seconds", title=f"[{N_X}, {HIDDEN[0]}, {HIDDEN[1]}, 1]: time")
+    axes[1].set(xlabel="examples m", ylabel="MiB", title="peak memory")
+    axes[2].set(xlabel="weights P ([784, w, w, 1])", ylabel="seconds",
+                title=f"width, m = {ok[-1]['m'] if ok else ''}")
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
