@@ -15,5 +15,6 @@ EXPERIMENTS = (
     "gradient_check",
     "seeds",
     "vectorization",
+    "multiclass",
 )
 """The experiment modules, in the order ``reproduce`` runs them and the report shows them."""

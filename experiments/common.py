@@ -6,8 +6,8 @@
   :func:`finish` (writes ``results.json`` and prints the Markdown);
 - Markdown: :func:`markdown_table`, :func:`course_vs_ours`, :func:`result_markdown`;
 - the cat data, or the reason it is missing: :func:`load_cat`;
-- plots: :func:`decision_boundary`, :func:`predictor` (matplotlib's Agg backend, so no display
-  is needed);
+- plots: :func:`decision_boundary` (two or more classes), :func:`predictor` (matplotlib's Agg
+  backend, so no display is needed);
 - :func:`accuracy`: ``jaxdnn.accuracy`` jitted once (eagerly it compiles op by op);
 - small numbers helpers: :func:`last_printed`, :func:`where_it_falls`, :func:`environment`.
 """
@@ -354,28 +354,42 @@ REGION_COLORS = ("#f7c6b0", "#b9d7ea")  # predicted 0 (light red), predicted 1 (
 POINT_COLORS = ("#c0392b", "#1f5fa8")  # label 0 (red), label 1 (blue)
 
 
+def class_colors(num_classes: int):
+    """``(region colors, point colors)`` for ``num_classes`` labels: the course's red and blue for
+    two, matplotlib's ``tab10`` (points) and its lightened shades (regions) for up to ten."""
+    if num_classes <= 2:
+        return REGION_COLORS, POINT_COLORS
+    if num_classes > 10:
+        raise ValueError(f"at most 10 classes can be told apart by colour, got {num_classes}")
+    points = [plt.get_cmap("tab10")(k)[:3] for k in range(num_classes)]
+    regions = [tuple(0.65 + 0.35 * c for c in rgb) for rgb in points]  # mixed with white
+    return regions, points
+
+
 def decision_boundary(ax, predict, X, Y, title: str, *, resolution: int | None = None,
                       margin: float = 1.0):
-    """Shade ``predict``'s two regions over the plane and scatter the points, as the course does.
+    """Shade ``predict``'s regions over the plane and scatter the points, as the course does.
 
-    Light red / light blue regions: predicted 0 / 1; red / blue points: labels 0 / 1.
+    Two classes: light red / light blue regions for predicted 0 / 1, red / blue points for labels
+    0 / 1. K > 2 classes: one ``tab10`` colour per class, lighter for its region.
 
     Args:
       ax: a matplotlib Axes.
-      predict: maps a ``(2, N)`` NumPy array to ``N`` (or ``(1, N)``) labels 0/1.
-      X: ``(2, m)`` points; Y: ``(1, m)`` labels.
+      predict: maps a ``(2, N)`` NumPy array to ``N`` (or ``(1, N)``) integer labels.
+      X: ``(2, m)`` points; Y: ``(1, m)`` or ``(m,)`` labels 0..K-1.
       resolution: grid points per axis (default 300; 80 in quick runs).
     """
     resolution = resolution or _PLOTS["resolution"]
     X, Y = np.asarray(X), np.asarray(Y).ravel()
+    region_colors, point_colors = class_colors(max(2, int(Y.max()) + 1))
     x_min, x_max = X[0].min() - margin, X[0].max() + margin
     y_min, y_max = X[1].min() - margin, X[1].max() + margin
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, resolution),
                          np.linspace(y_min, y_max, resolution))
     grid = np.stack([xx.ravel(), yy.ravel()])  # (2, N): one point per column
     zz = np.asarray(predict(grid)).reshape(xx.shape)
-    ax.contourf(xx, yy, zz, levels=[-0.5, 0.5, 1.5], colors=REGION_COLORS)
-    for label, color in enumerate(POINT_COLORS):
+    ax.contourf(xx, yy, zz, levels=np.arange(len(region_colors) + 1) - 0.5, colors=region_colors)
+    for label, color in enumerate(point_colors):
         ax.scatter(X[0, Y == label], X[1, Y == label], color=color, s=10, edgecolors="k",
                    linewidths=0.3, label=f"y = {label}")
     ax.set_xlim(x_min, x_max)
