@@ -1,7 +1,9 @@
-"""gradient_check: passes on correct gradients, flags the course's planted bugs on the right leaves."""
+"""gradient_check: passes correct gradients (also where they are 0), flags planted bugs on exactly
+their leaves, in every mode: coordinates, random directions, dJ/dX, float32, Hessian-vector."""
 
-import subprocess
-import sys
+import contextlib
+import json
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -10,36 +12,61 @@ import pytest
 
 import jaxdnn
 from jaxdnn.course import gradient_check_test_case
-from jaxdnn.gradcheck import numeric_grad, relative_difference
+from jaxdnn.gradcheck import (ROUNDOFF_FACTOR, hessian_check, input_gradient_check, numeric,
+                              numeric_grad, relative_difference, slip_probability, tolerances)
+from jaxdnn.gradcheck.__main__ import main
+
+COURSE = gradient_check_test_case()
+W_AND_B = [f"[{l}]['{k}']" for l in range(3) for k in "Wb"]
+
+
+def planted(*bugs):
+    """A value-and-grad with bugs planted on some leaves: ``bugs`` are ``(layer, key, fn)``, where
+    ``fn(grad, params, m, kwargs)`` returns the wrong gradient of that leaf."""
+    def grad_fn(params, X, Y, activations, **kwargs):
+        J, grads = jaxdnn.manual_value_and_grad(params, X, Y, activations, **kwargs)
+        for l, k, fn in bugs:
+            grads[l][k] = fn(grads[l][k], params, X.shape[1], kwargs)
+        return J, grads
+    return grad_fn
+
+
+# the course's planted bugs: dW2 doubled, db1 computed with 4/m instead of 1/m
+COURSE_BUGS = planted((1, "W", lambda g, *_: 2 * g), (0, "b", lambda g, *_: 4 * g))
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Counts XLA backend compilations (of any function) inside the block."""
+    count = []
+    listener = lambda event, duration, **kw: (  # noqa: E731
+        count.append(event) if event == "/jax/core/compile/backend_compile_duration" else None)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield count
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def test_course_1d_check():
     """J(theta) = theta * x with x = 2, theta = 4: the course prints a difference of 2.919e-10."""
-    with jax.enable_x64(True):
-        theta = jnp.float64(4.0)
-        approx = numeric_grad(lambda t: t * 2.0, theta)
+    theta = jnp.float64(4.0)
+    approx = numeric_grad(lambda t: t * 2.0, theta)
     d = relative_difference(2.0, approx)
     assert d < 1e-7
     assert d == pytest.approx(2.919e-10, rel=0.01)
 
 
 def test_passes_on_the_course_network():
-    report = jaxdnn.gradient_check(*gradient_check_test_case())
+    report = jaxdnn.gradient_check(*COURSE)
     assert report.passed, str(report)
     assert report.manual_vs_numeric < 1e-7 and report.manual_vs_autodiff < 1e-14
-    assert [l.path for l in report.leaves] == [f"[{l}]['{k}']" for l in range(3) for k in "Wb"]
-
-
-def buggy_value_and_grad(params, X, Y, activations):
-    """The course's planted bugs: dW2 doubled, db1 computed with 4/m instead of 1/m."""
-    J, grads = jaxdnn.manual_value_and_grad(params, X, Y, activations)
-    grads[1]["W"] = grads[1]["W"] * 2
-    grads[0]["b"] = grads[0]["b"] * 4
-    return J, grads
+    assert [l.path for l in report.leaves] == W_AND_B
+    assert "MISMATCH" not in str(report) and "PASSED" in str(report)
 
 
 def test_flags_the_planted_bugs_on_the_right_leaves():
-    report = jaxdnn.gradient_check(*gradient_check_test_case(), grad_fn=buggy_value_and_grad)
+    report = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS)
     assert not report.passed
     assert set(report.failed_leaves) == {"[1]['W']", "[0]['b']"}
     # the course prints "There is a mistake in the backward propagation! difference = 0.2850931567761623"
@@ -52,20 +79,286 @@ def test_flags_the_planted_bugs_on_the_right_leaves():
     assert "MISMATCH" in text and "FAILED on [0]['b'], [1]['W']" in text
 
 
-def test_runs_on_float32_params_and_reports_in_float64():
-    params, X, Y, acts = gradient_check_test_case(jnp.float32)
+def dead_network():
+    """3-4-2-1 relu net whose second hidden layer is dead for every input (b2 -= 100), with b3 = 0
+    (as initialised) and half the labels 1: the true gradient of every leaf is exactly 0."""
+    k = jax.random.split(jax.random.key(3), 3)
+    params = jaxdnn.init_params(k[0], [3, 4, 2, 1], "he", jnp.float64)
+    params[1]["b"] = params[1]["b"] - 100
+    X = jax.random.normal(k[1], (3, 8), jnp.float64)
+    Y = (jax.random.uniform(k[2], (1, 8)) > 0.5).astype(jnp.float64)
+    return params, X, Y, ("relu", "relu", "sigmoid")
+
+
+def test_a_dead_relu_layer_has_zero_gradients_and_no_false_alarm():
+    problem = dead_network()
+    _, g = jaxdnn.autodiff_value_and_grad(*problem)
+    assert all(float(jnp.max(jnp.abs(x))) == 0.0 for x in jax.tree.leaves(g))
+    report = jaxdnn.gradient_check(*problem)
+    assert report.passed and "MISMATCH" not in str(report), str(report)
+    b3 = report["[2]['b']"]
+    # the finite differences see round-off only: relative difference 1 against an exact 0 ...
+    assert b3.manual_vs_numeric == 1.0 and 0 < b3.max_abs_vs_numeric
+    # ... far below the stated absolute tolerance 16 u max(|J|, 1) / eps
+    u = float(jnp.finfo(jnp.float64).eps)
+    assert b3.atol_numeric == pytest.approx(ROUNDOFF_FACTOR * u * max(report.cost, 1) / 1e-7)
+    assert b3.max_abs_vs_numeric < b3.atol_numeric / ROUNDOFF_FACTOR
+    # a bug above the finite differences' resolution is still flagged, on its leaf only
+    bug = planted((2, "b", lambda g, *_: g + 1e-4))
+    assert jaxdnn.gradient_check(*problem, grad_fn=bug).failed_leaves == ("[2]['b']",)
+
+
+def kinked_course_network():
+    """The course's network with unit 0 of layer 1 exactly at its kink for example 0."""
+    params, X, Y, acts = gradient_check_test_case()
+    b = params[0]["b"].at[0, 0].set(-(params[0]["W"][0] @ X[:, 0]))
+    params = [dict(params[0], b=b), *params[1:]]
+    return params, X, Y, acts
+
+
+def test_entries_at_a_relu_kink_are_reported_as_kinks_not_mismatches():
+    params, X, Y, acts = kinked_course_network()
+    Z1 = params[0]["W"] @ X + params[0]["b"]
+    assert abs(float(Z1[0, 0])) < 1e-7  # within eps of the kink
     report = jaxdnn.gradient_check(params, X, Y, acts)
     assert report.passed, str(report)
+    kinks = report["[0]['W']"].kinks
+    assert set(kinks) == {(0, j) for j in range(4)}  # W1's row 0 moves Z1[0, 0] across 0
+    assert report["[0]['b']"].kinks == ((0, 0),)
+    assert "kink: [0]['W']" in str(report) and "4 at kinks" in str(report)
+    # at those entries the centred difference disagrees with the one-sided derivative: without
+    # the kink rule they would be mismatches
+    n = numeric_grad(lambda p: jaxdnn.cost(p, X, Y, acts), params)
+    _, g = jaxdnn.manual_value_and_grad(params, X, Y, acts)
+    assert abs(float(n[0]["b"][0, 0] - g[0]["b"][0, 0])) > 1e-3
 
 
-def test_command_line_prints_the_report():
-    out = subprocess.run(
-        [sys.executable, "-m", "jaxdnn.gradcheck", "--layers", "5,4,3,1",
-         "--activations", "relu,tanh,sigmoid", "--m", "6"],
-        capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "[2]['b']" in out.stdout and "PASSED" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "jaxdnn.gradcheck", "--layers", "5,4,1",
-                          "--activations", "relu,swish"], capture_output=True, text=True,
-                         timeout=120)
-    assert bad.returncode == 2 and "unknown activation 'swish'" in bad.stderr
+def l2_bug(layer):
+    """The L2 term of one leaf doubled: dW += 2 lambd / m W instead of lambd / m W."""
+    return planted((layer, "W", lambda g, p, m, kw: g + kw["l2"] / m * p[layer]["W"]))
+
+
+@pytest.mark.parametrize("reg", [dict(l2=0.7), dict(keep_prob=0.8, key=jax.random.key(5)),
+                                 dict(l2=0.7, keep_prob=0.8, key=jax.random.key(5))],
+                         ids=["l2", "dropout", "both"])
+def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return jaxdnn.manual_value_and_grad(*args, **kwargs)
+
+    report = jaxdnn.gradient_check(*COURSE, grad_fn=spy, **reg)
+    assert report.passed, str(report)
+    assert seen == [reg]  # grad_fn gets the same l2, keep_prob and key
+    if "l2" in reg:
+        bad = jaxdnn.gradient_check(*COURSE, grad_fn=l2_bug(1), **reg)
+        assert bad.failed_leaves == ("[1]['W']",), str(bad)
+
+
+def test_dropout_masks_are_the_same_in_every_evaluation():
+    """A grad_fn that drops other units than the cost does is flagged: the masks matter, and the
+    passing check above therefore used the same masks as the finite differences."""
+    other_key = lambda p, X, Y, a, **kw: jaxdnn.manual_value_and_grad(  # noqa: E731
+        p, X, Y, a, **{**kw, "key": jax.random.key(6)})
+    report = jaxdnn.gradient_check(*COURSE, keep_prob=0.8, key=jax.random.key(5),
+                                   grad_fn=other_key)
+    assert not report.passed
+
+
+def output_problem(output):
+    k = jax.random.split(jax.random.key(7), 3)
+    params = jaxdnn.init_params(k[0], [4, 5, 3], "xavier", jnp.float64)
+    X = jax.random.normal(k[1], (4, 6), jnp.float64)
+    if output == "softmax":
+        Y = jaxdnn.one_hot(jnp.asarray([0, 1, 2, 2, 1, 0]), 3, jnp.float64)
+    elif output == "linear":
+        Y = jax.random.normal(k[2], (3, 6), jnp.float64)
+    else:
+        Y = (jax.random.uniform(k[2], (3, 6)) > 0.5).astype(jnp.float64)
+    return params, X, Y, ("tanh", output)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "linear"])
+def test_every_output_and_its_cost_is_checked(output):
+    problem = output_problem(output)
+    assert jaxdnn.gradient_check(*problem).passed
+    bad = jaxdnn.gradient_check(*problem, grad_fn=planted((1, "b", lambda g, *_: 1.01 * g)))
+    assert bad.failed_leaves == ("[1]['b']",)
+
+
+def test_random_directions_pass_the_correct_pass_and_flag_the_course_bugs():
+    good = jaxdnn.gradient_check(*COURSE, num_directions=3)
+    assert good.passed and good.mode == "directions", str(good)
+    bad = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS, num_directions=3)
+    assert set(bad.failed_leaves) == {"[1]['W']", "[0]['b']"}
+    assert not bad["[1]['W']"].agrees_with_numeric and not bad["[0]['b']"].agrees_with_numeric
+    (j,) = bad["[1]['W']"].worst_index  # directions mode: the worst is a direction index
+    assert 0 <= j < 3
+
+
+def quadratic_problem():
+    """Linear output: J is exactly quadratic in the last W, so its centred differences are exact
+    up to round-off and the finite differences' tolerance is the absolute atol alone."""
+    k = jax.random.split(jax.random.key(8), 3)
+    params = jaxdnn.init_params(k[0], [2, 3, 2], "xavier", jnp.float64)
+    X = jax.random.normal(k[1], (2, 4), jnp.float64)
+    Y = jax.random.normal(k[2], (2, 4), jnp.float64)
+    return params, X, Y, ("tanh", "linear")
+
+
+def test_the_chance_that_a_wrong_leaf_slips_through_is_the_stated_one():
+    """An error e on a leaf of d = 6 entries, sized so that one random direction misses it
+    (|<e, v>| within atol) with probability 1/2: k directions miss it with probability 2^-k."""
+    problem = quadratic_problem()
+    check = partial(jaxdnn.gradient_check, *problem, epsilon=1e-3, threshold=1e-300)
+    atol = check().leaves[2].atol_numeric
+    d = 6
+    lo, hi = 0.0, 1.0  # delta with slip_probability(d, 1, delta) = 1/2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if slip_probability(d, 1, mid) < 0.5 else (lo, mid)
+    e = jax.random.normal(jax.random.key(9), (2, 3), jnp.float64)
+    e = e / jnp.linalg.norm(e) * atol / lo
+    wrong = planted((1, "W", lambda g, *_: g + e))
+    trials = 100
+    for k in (1, 2):
+        slips = sum(check(grad_fn=wrong, num_directions=k,
+                          directions_key=jax.random.key(100 * k + i))["[1]['W']"].agrees_with_numeric
+                    for i in range(trials))
+        p = slip_probability(d, k, lo)
+        assert p == pytest.approx(0.5 ** k, rel=1e-9)
+        sigma = np.sqrt(trials * p * (1 - p))
+        assert abs(slips - trials * p) < 4 * sigma, (k, slips, trials * p)
+
+
+def test_slip_probability_matches_random_unit_vectors():
+    rng = np.random.default_rng(0)
+    d, delta = 20, 0.1
+    v = rng.standard_normal((200_000, d))
+    t = np.abs(v[:, 0]) / np.linalg.norm(v, axis=1)  # |<e, v>| for e = e_0
+    assert slip_probability(d, 1, delta) == pytest.approx(np.mean(t <= delta), abs=4e-3)
+    assert slip_probability(d, 3, delta) == pytest.approx(slip_probability(d, 1, delta) ** 3)
+    assert slip_probability(d, 1, delta) <= delta * np.sqrt(2 * (d - 1) / np.pi)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def doubled_dX_cost(params, X, Y, activations):
+    return jaxdnn.cost(params, X, Y, activations)
+
+
+def _doubled_fwd(params, X, Y, activations):
+    return jaxdnn.cost(params, X, Y, activations), (params, X, Y)
+
+
+def _doubled_bwd(activations, res, g):
+    dp, dX, dY = jax.grad(jaxdnn.cost, argnums=(0, 1, 2))(*res, activations)
+    return jax.tree.map(lambda x: g * x, (dp, 2 * dX, dY))
+
+
+doubled_dX_cost.defvjp(_doubled_fwd, _doubled_bwd)
+
+
+def test_dJ_dX_of_the_manual_vjp_cost_is_checked_and_a_wrong_one_flagged():
+    report = input_gradient_check(*COURSE)
+    assert report.passed and report.of == "dJ/dX", str(report)
+    assert [l.path for l in report.leaves] == ["X"] and report["X"].shape == (4, 3)
+    bad = input_gradient_check(*COURSE, cost_fn=doubled_dX_cost)
+    assert bad.failed_leaves == ("X",)
+    assert bad["X"].worst_manual == pytest.approx(2 * bad["X"].worst_numeric, rel=1e-6)
+
+
+def test_float32_mode_uses_tolerances_from_its_round_off():
+    u = float(jnp.finfo(jnp.float32).eps)
+    assert tolerances("float32") == pytest.approx((u ** (1 / 3), 10 * u ** (2 / 3)))
+    assert tolerances("float64") == (1e-7, 1e-7)
+    report = jaxdnn.gradient_check(*COURSE, dtype="float32")
+    assert report.passed and report.dtype == "float32", str(report)
+    assert report.epsilon == pytest.approx(u ** (1 / 3))
+    assert report.leaves[0].atol_numeric == pytest.approx(
+        ROUNDOFF_FACTOR * u * max(report.cost, 1) / u ** (1 / 3), rel=1e-6)
+    bad = jaxdnn.gradient_check(*COURSE, dtype="float32", grad_fn=COURSE_BUGS)
+    assert set(bad.failed_leaves) == {"[1]['W']", "[0]['b']"}
+    # a bug of 1 % on one leaf is still seen in float32
+    small = jaxdnn.gradient_check(*COURSE, dtype="float32",
+                                  grad_fn=planted((2, "W", lambda g, *_: 1.01 * g)))
+    assert small.failed_leaves == ("[2]['W']",)
+
+
+SMOOTH = (*COURSE[:3], ("tanh", "tanh", "sigmoid"))
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def first_order_only_cost(params, X, Y, activations):
+    return jaxdnn.cost(params, X, Y, activations)
+
+
+def _first_fwd(params, X, Y, activations):
+    return jaxdnn.cost(params, X, Y, activations), (params, X, Y)
+
+
+def _first_bwd(activations, res, g):
+    """Right gradient, but its rule treats W2 as a constant: d(grad)/dW2 is lost."""
+    params, X, Y = res
+    params = [params[0], dict(params[1], W=jax.lax.stop_gradient(params[1]["W"])), params[2]]
+    dp, dX, dY = jax.grad(jaxdnn.cost, argnums=(0, 1, 2))(params, X, Y, activations)
+    return jax.tree.map(lambda x: g * x, (dp, dX, dY))
+
+
+first_order_only_cost.defvjp(_first_fwd, _first_bwd)
+
+
+def test_hessian_vector_products_of_the_manual_vjp_and_a_wrong_second_order():
+    report = hessian_check(*SMOOTH, num_directions=2)
+    assert report.passed and report.of == "Hessian-vector", str(report)
+    assert report.manual_vs_autodiff < 1e-13
+    # first order right, second order wrong on one leaf: flagged there only
+    assert jaxdnn.gradient_check(*SMOOTH, grad_fn=lambda p, X, Y, a: jax.value_and_grad(
+        first_order_only_cost)(p, X, Y, a)).passed
+    bad = hessian_check(*SMOOTH, cost_fn=first_order_only_cost, num_directions=2)
+    assert bad.failed_leaves == ("[1]['W']",), str(bad)
+
+
+def test_report_as_json():
+    report = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS)
+    d = json.loads(report.to_json())
+    assert d["passed"] is False and d["failed_leaves"] == ["[0]['b']", "[1]['W']"]
+    assert [l["path"] for l in d["leaves"]] == W_AND_B
+    leaf = d["leaves"][2]
+    assert leaf["verdict"] == report["[1]['W']"].verdict == "MISMATCH (autodiff, numeric)"
+    assert leaf["manual_vs_numeric"] == report["[1]['W']"].manual_vs_numeric
+    assert d["epsilon"] == 1e-7 and d["mode"] == "coordinates"
+
+
+def test_a_second_check_of_the_same_network_does_not_compile():
+    params, X, Y, acts = COURSE
+    other = jax.tree.map(lambda x: 1.1 * x, params)
+    for kw in (dict(), dict(num_directions=2)):
+        jaxdnn.gradient_check(params, X, Y, acts, **kw)
+        size = numeric.finite_differences._cache_size()
+        with count_compiles() as compiles:
+            report = jaxdnn.gradient_check(other, 0.5 * X, Y, acts, epsilon=2e-7, **kw)
+        assert report.passed, str(report)
+        assert compiles == [] and numeric.finite_differences._cache_size() == size
+
+
+def test_command_line_runs_every_check_with_every_option(capsys):
+    code = main(["--layers", "3,4,3", "--output", "softmax", "--m", "5", "--l2", "0.7",
+                 "--keep-prob", "0.8", "--directions", "2", "--dtype", "float32",
+                 "--checks", "params,inputs,hessian", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["passed"], out
+    assert out["params"]["l2"] == 0.7 and out["params"]["keep_prob"] == 0.8
+    assert out["params"]["dtype"] == "float32" and out["params"]["num_directions"] == 2
+    assert out["inputs"]["of"] == "dJ/dX" and out["hessian"]["of"] == "Hessian-vector"
+
+
+def test_command_line_table_and_bad_arguments(capsys):
+    assert main(["--layers", "5,4,3,1", "--activations", "relu,tanh,sigmoid", "--m", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "[2]['b']" in out and "PASSED" in out
+    with pytest.raises(SystemExit) as e:
+        main(["--layers", "5,4,1", "--activations", "relu,swish"])
+    assert e.value.code == 2 and "unknown activation 'swish'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--checks", "params,gradients"])
