@@ -20,9 +20,19 @@ from jaxdnn.initializers import init_params
 from jaxdnn.loss import bce_from_logits, cost
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
+from jaxdnn import schedules
 from jaxdnn.predict import accuracy, predict
 from jaxdnn import sharding
-from jaxdnn.train import NonFiniteCostError, fit
+from jaxdnn.train import (
+    Examples,
+    NonFiniteCostError,
+    TrainConfig,
+    TrainState,
+    Validation,
+    examples_first,
+    fit,
+    train_steps,
+)
 
 __version__ = "0.1.0"
 
@@ -30,8 +40,12 @@ __all__ = [
     "ACTIVATIONS",
     "Checkpoint",
     "CheckpointError",
+    "Examples",
     "GradCheckReport",
     "NonFiniteCostError",
+    "TrainConfig",
+    "TrainState",
+    "Validation",
     "accuracy",
     "adam",
     "autodiff_value_and_grad",
@@ -40,6 +54,7 @@ __all__ = [
     "cost",
     "cost_with_manual_vjp",
     "data",
+    "examples_first",
     "fit",
     "forward",
     "gd_update",
@@ -51,5 +66,7 @@ __all__ = [
     "momentum",
     "predict",
     "save",
+    "schedules",
     "sharding",
+    "train_steps",
 ]
