@@ -147,7 +147,7 @@ class Validation(NamedTuple):
 
 
 def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examples, key,
-                l2=0.0, validation=None) -> tuple[TrainState, Metrics]:
+                l2=None, validation=None) -> tuple[TrainState, Metrics]:
     """``length`` iterations (epochs) of training from ``state``, as one ``lax.scan``.
 
     Pure and un-jitted: ``jax.jit(train_steps, static_argnums=(0, 1))`` compiles it once per
@@ -160,7 +160,8 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
       state: a :class:`TrainState`; ``state.step`` numbers the first iteration (epoch).
       data: the training set as :class:`Examples` (see :func:`examples_first`).
       key: PRNG key; split into the shuffle key and the dropout key.
-      l2: L2 strength lambda (may be traced): adds ``lambda / (2 m) sum_l ||W_l||^2`` to each cost.
+      l2: None (no L2 term), or the L2 strength lambda (a number or a traced scalar: data to the
+        compiled program): adds ``lambda / (2 m) sum_l ||W_l||^2`` to each cost, its gradient to dW.
       validation: optional ``(X_val, Y_val)`` in the course layout, ``(n_x, m_val)`` and
         ``(n_L, m_val)``, evaluated once, after the last update.
 
@@ -171,15 +172,16 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
     acts, vg = config.activations, GRADS[config.grad]
     k_shuffle, k_drop = jax.random.split(key)
     m = data.X.shape[0]
-    params0 = state.params
-    l2 = jnp.asarray(l2, jax.tree.leaves(params0)[0].dtype)
+    with_l2 = l2 is not None
+    l2 = jnp.asarray(0 if l2 is None else l2, jax.tree.leaves(state.params)[0].dtype)
     penalty = jax.value_and_grad(l2_penalty)  # d/dW of lambda/(2m) ||W||^2 = lambda/m W
 
     def update(carry, X_b, Y_b, k):  # X_b: (n_x, b), Y_b: (n_L, b)
         params, opt_state, bad = carry
         J, g = vg(params, X_b, Y_b, acts, keep_prob=config.keep_prob, key=k)
-        J_l2, g_l2 = penalty(params, X_b.shape[1], l2)  # J += lambda/(2m) sum ||W||^2
-        J, g = J + J_l2, jax.tree.map(jnp.add, g, g_l2)  # dW += lambda/m W
+        if with_l2:
+            J_l2, g_l2 = penalty(params, X_b.shape[1], l2)  # J += lambda/(2m) sum ||W||^2
+            J, g = J + J_l2, jax.tree.map(jnp.add, g, g_l2)  # dW += lambda/m W
         if config.check_finite:
             finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
             bad = jnp.where((bad < 0) & ~jnp.all(finite), jnp.argmin(finite).astype(jnp.int32), bad)
@@ -306,15 +308,16 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
     key = jax.random.key(0) if key is None else key  # unused: no minibatches, no dropout
+    l2_term = None if isinstance(l2, (int, float)) and l2 == 0 else l2  # None: no L2 term
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
     state = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
     if _traced(state, X, Y, key, l2, validation):
         if checkpoint_dir is not None:
             raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
-        return _fit_traced(config, num_iterations, chunk, state, X, Y, key, l2, validation)
-    return _fit_host(config, num_iterations, chunk, state, X, Y, key, l2, validation, progress,
-                     checkpoint_dir)
+        return _fit_traced(config, num_iterations, chunk, state, X, Y, key, l2_term, validation)
+    return _fit_host(config, num_iterations, chunk, state, X, Y, key, l2_term, validation,
+                     progress, checkpoint_dir)
 
 
 def _fit_traced(config, n, chunk, state, X, Y, key, l2, validation):
@@ -484,7 +487,8 @@ def _run_config(config, num_iterations, state, key, l2, validation) -> dict:
     return {
         "activations": list(config.activations), "grad": config.grad,
         "optimizer": _qualname(config.update), "batch_size": config.batch_size,
-        "l2": float(l2), "keep_prob": config.keep_prob, "num_iterations": int(num_iterations),
+        "l2": 0.0 if l2 is None else float(l2), "keep_prob": config.keep_prob,
+        "num_iterations": int(num_iterations),
         "key": np.asarray(key_data).tolist(), "validation": validation is not None,
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
     }
