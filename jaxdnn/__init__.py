@@ -32,9 +32,19 @@ from jaxdnn.layers import (
 from jaxdnn.loss import bce_from_logits, cost, softmax_cross_entropy_from_logits, squared_error
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
+from jaxdnn import schedules
 from jaxdnn.predict import accuracy, predict
 from jaxdnn import sharding
-from jaxdnn.train import NonFiniteCostError, fit
+from jaxdnn.train import (
+    Examples,
+    NonFiniteCostError,
+    TrainConfig,
+    TrainState,
+    Validation,
+    examples_first,
+    fit,
+    train_steps,
+)
 
 __version__ = "0.1.0"
 
@@ -42,11 +52,15 @@ __all__ = [
     "ACTIVATIONS",
     "Checkpoint",
     "CheckpointError",
+    "Examples",
     "GradCheckReport",
     "LayerCache",
     "LinearCache",
     "NonFiniteCostError",
     "OUTPUTS",
+    "TrainConfig",
+    "TrainState",
+    "Validation",
     "accuracy",
     "adam",
     "autodiff_value_and_grad",
@@ -56,6 +70,7 @@ __all__ = [
     "cost",
     "cost_with_manual_vjp",
     "data",
+    "examples_first",
     "fit",
     "forward",
     "gd_update",
@@ -72,7 +87,9 @@ __all__ = [
     "one_hot",
     "predict",
     "save",
+    "schedules",
     "sharding",
     "softmax_cross_entropy_from_logits",
     "squared_error",
+    "train_steps",
 ]

@@ -13,18 +13,26 @@ Contract every transformation here follows:
 
 - ``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)`` are pure:
   no side effects, no Python state, so ``jit``, ``vmap`` and ``grad`` apply where they are called.
+- Hyperparameters are data, not constants baked into a closure: ``init`` puts them in the state
+  (``state.hyperparams``, as ``optax.inject_hyperparams`` does) and ``update`` is one module-level
+  function per rule that reads them from there. So ``adam(0.1).update is adam(0.01).update``: a
+  jitted training loop keyed on the update function compiles once for every learning rate, and
+  ``jax.vmap`` over learning rates, betas or eps works.
+- A learning rate is a number, a (traced) scalar array, or a schedule ``count -> lr`` evaluated at
+  the number of updates taken so far (0 on the first update, as optax does). Schedules from
+  :mod:`jaxdnn.schedules` are pytrees of numbers, so they are data too; any other callable (an
+  optax schedule) is kept in the update function instead, which then differs per schedule.
 - ``updates`` is the step to *add* to the params (optax's sign convention): ``-lr * direction``.
 - Every leaf keeps its dtype: hyperparameters are cast to the leaf's dtype before they touch it, so
   float32 params stay float32 even when the learning rate is a float64 tracer.
-- Hyperparameters may be Python numbers or (traced) scalar arrays, so ``jax.vmap`` over learning
-  rates works. Concrete values are checked at construction and raise ``ValueError`` when out of
-  range; traced values cannot be checked (there is no host value) and are trusted.
+- Concrete hyperparameters are checked at construction and raise ``ValueError`` when out of range;
+  traced values cannot be checked (there is no host value) and are trusted.
 - States are ``NamedTuple``\\s whose moment trees have the structure and dtypes of the params.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -53,20 +61,50 @@ def gd_update(params, grads, learning_rate):
             if not isinstance(leaf, (jax.Array, np.ndarray, jax.core.Tracer)):
                 raise TypeError(f"{name}{jax.tree_util.keystr(path)} must be an array, "
                                 f"got {type(leaf).__name__}")
-    _check_lr(learning_rate)
+    _check_hyper("learning_rate", learning_rate, low=0.0, low_inclusive=False)
     return jax.tree.map(lambda p, g: p - (learning_rate * g).astype(p.dtype), params, grads)
 
 
 # ----------------------------------------------------------------------------------------------
-# hyperparameter checks
+# hyperparameters as data
 
 
-def _check_lr(learning_rate):
-    return _check_hyper("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+def _hyper(name, value, **bounds):
+    """A checked scalar hyperparameter as a strongly typed array (the default float dtype).
+
+    Strong typing keeps the compiled program the same whether the value came from a Python float
+    or back from a checkpoint file; tracers pass through unchanged.
+    """
+    value = _check_hyper(name, value, **bounds)
+    return jnp.asarray(value, jnp.result_type(float)) if is_concrete(value) else value
 
 
-def _check_beta(name, beta):
-    return _check_hyper(name, beta, low=0.0, low_inclusive=True, high=1.0)
+def _learning_rate(learning_rate):
+    """``(hyperparams entry, closed-over schedule)`` for a number, a data schedule or a callable."""
+    if _is_data_schedule(learning_rate):
+        return learning_rate, None  # a jaxdnn.schedules pytree: data in the state
+    if callable(learning_rate):
+        return None, learning_rate  # e.g. an optax schedule: kept in the update function
+    return _hyper("learning_rate", learning_rate, low=0.0, low_inclusive=False), None
+
+
+def _is_data_schedule(x) -> bool:
+    """A callable NamedTuple of numbers (the schedules of :mod:`jaxdnn.schedules`)."""
+    return callable(x) and isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _lr_at(state, schedule):
+    """The learning rate of this update: a schedule is evaluated at ``state.count``."""
+    lr = schedule if schedule is not None else state.hyperparams["learning_rate"]
+    return lr(state.count) if callable(lr) else lr
+
+
+def _make(init, update, hyperparams, schedule) -> optax.GradientTransformation:
+    """The pair: ``init`` closes over the hyperparameters; ``update`` stays the shared function
+    unless a callable schedule has to be closed over."""
+    if schedule is not None:
+        update = functools.partial(update, schedule=schedule)
+    return optax.GradientTransformation(functools.partial(init, hyperparams=hyperparams), update)
 
 
 def _ema(decay, averages, values):
@@ -80,37 +118,58 @@ def _as(x, dtype):
     return jnp.asarray(x).astype(dtype)
 
 
+def _zeros_count():
+    return jnp.zeros((), jnp.int32)
+
+
+def _hyperparams_without_schedule(hyperparams):
+    return {k: v for k, v in hyperparams.items() if v is not None}
+
+
 # ----------------------------------------------------------------------------------------------
 # gradient descent
+
+
+class GradientDescentState(NamedTuple):
+    """State of ``gradient_descent``.
+
+    Attributes:
+      count: number of updates taken so far (an int32 scalar array); a schedule's step.
+      hyperparams: ``{"learning_rate": scalar or schedule}`` (no entry for an optax schedule).
+    """
+
+    count: jax.Array
+    hyperparams: dict
 
 
 def gradient_descent(learning_rate) -> optax.GradientTransformation:
     """The course's gradient descent as an optax transformation: ``W -= lr * dW``.
 
     Args:
-      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar), or a
+        schedule ``count -> lr`` (:mod:`jaxdnn.schedules`, or an optax schedule).
 
     Returns:
-      ``optax.GradientTransformation`` whose state is ``optax.EmptyState()`` and whose
-      ``update(grads, state, params=None)`` returns ``-lr * grads``.
+      ``optax.GradientTransformation`` with state ``GradientDescentState(count, hyperparams)``
+      whose ``update(grads, state, params=None)`` returns ``-lr * grads``.
 
     Raises:
       ValueError: if ``learning_rate`` is concrete and not a finite positive number.
     """
-    learning_rate = _check_lr(learning_rate)
+    lr, schedule = _learning_rate(learning_rate)
+    return _make(_gd_init, _gd_update, {"learning_rate": lr}, schedule)
 
-    def init(params):
-        del params
-        return optax.EmptyState()
 
-    def update(grads, state, params=None):
-        del params
-        updates = jax.tree.map(
-            lambda g: -_as(learning_rate, g.dtype) * g,  # W -= lr * dW
-            grads)
-        return updates, state
+def _gd_init(params, *, hyperparams):
+    del params
+    return GradientDescentState(_zeros_count(), _hyperparams_without_schedule(hyperparams))
 
-    return optax.GradientTransformation(init, update)
+
+def _gd_update(grads, state, params=None, *, schedule=None):
+    del params
+    lr = _lr_at(state, schedule)
+    updates = jax.tree.map(lambda g: -_as(lr, g.dtype) * g, grads)  # W -= lr * dW
+    return updates, state._replace(count=state.count + 1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,11 +180,15 @@ class MomentumState(NamedTuple):
     """State of ``momentum``.
 
     Attributes:
+      count: number of updates taken so far (an int32 scalar array).
       v: exponentially weighted average of the gradients; same structure, shapes and dtypes as
         the params (``v["W"]`` is ``(n_l, n_{l-1})``, ``v["b"]`` is ``(n_l, 1)``).
+      hyperparams: ``{"learning_rate", "beta"}``.
     """
 
+    count: jax.Array
     v: Any
+    hyperparams: dict
 
 
 def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
@@ -136,29 +199,35 @@ def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
     ``1 - beta``, so the step size does not grow by ``1 / (1 - beta)``.
 
     Args:
-      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar), or a
+        schedule ``count -> lr``.
       beta: momentum decay in ``[0, 1)``; ``beta = 0`` is plain gradient descent.
 
     Returns:
-      ``optax.GradientTransformation`` with state ``MomentumState(v)``.
+      ``optax.GradientTransformation`` with state ``MomentumState(count, v, hyperparams)``.
 
     Raises:
       ValueError: if a concrete hyperparameter is out of range.
     """
-    learning_rate = _check_lr(learning_rate)
-    beta = _check_beta("beta", beta)
+    lr, schedule = _learning_rate(learning_rate)
+    hyperparams = {"learning_rate": lr,
+                   "beta": _hyper("beta", beta, low=0.0, low_inclusive=True, high=1.0)}
+    return _make(_momentum_init, _momentum_update, hyperparams, schedule)
 
-    def init(params):
-        return MomentumState(v=jax.tree.map(jnp.zeros_like, params))  # v_dW = 0, same shape as W
 
-    def update(grads, state, params=None):
-        del params
-        check_same_structure(state.v, grads, "the momentum state", "grads")
-        v = _ema(beta, state.v, grads)  # v = beta v + (1 - beta) dW
-        updates = jax.tree.map(lambda v: -_as(learning_rate, v.dtype) * v, v)  # W -= lr * v
-        return updates, MomentumState(v=v)
+def _momentum_init(params, *, hyperparams):
+    return MomentumState(count=_zeros_count(),
+                         v=jax.tree.map(jnp.zeros_like, params),  # v_dW = 0, same shape as W
+                         hyperparams=_hyperparams_without_schedule(hyperparams))
 
-    return optax.GradientTransformation(init, update)
+
+def _momentum_update(grads, state, params=None, *, schedule=None):
+    del params
+    check_same_structure(state.v, grads, "the momentum state", "grads")
+    lr = _lr_at(state, schedule)
+    v = _ema(state.hyperparams["beta"], state.v, grads)  # v = beta v + (1 - beta) dW
+    updates = jax.tree.map(lambda v: -_as(lr, v.dtype) * v, v)  # W -= lr * v
+    return updates, state._replace(count=state.count + 1, v=v)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,11 +241,13 @@ class AdamState(NamedTuple):
       count: number of updates taken so far, ``t``; an int32 scalar array.
       v: first moment, the average of the gradients; same structure, shapes and dtypes as params.
       s: second moment, the average of the squared gradients; same structure as params.
+      hyperparams: ``{"learning_rate", "b1", "b2", "eps"}``.
     """
 
     count: jax.Array
     v: Any
     s: Any
+    hyperparams: dict
 
 
 def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
@@ -192,44 +263,50 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
     This is the same rule as ``optax.adam(lr, b1, b2, eps)`` (with ``eps_root = 0``).
 
     Args:
-      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar).
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar), or a
+        schedule ``count -> lr``.
       b1: decay of the first moment, in ``[0, 1)``.
       b2: decay of the second moment, in ``[0, 1)``.
       eps: ``eps > 0`` added to ``sqrt(s_hat)`` so the division is safe.
 
     Returns:
-      ``optax.GradientTransformation`` with state ``AdamState(count, v, s)``.
+      ``optax.GradientTransformation`` with state ``AdamState(count, v, s, hyperparams)``.
 
     Raises:
       ValueError: if a concrete hyperparameter is out of range.
     """
-    learning_rate = _check_lr(learning_rate)
-    b1 = _check_beta("b1", b1)
-    b2 = _check_beta("b2", b2)
-    eps = _check_hyper("eps", eps, low=0.0, low_inclusive=False)
+    lr, schedule = _learning_rate(learning_rate)
+    hyperparams = {"learning_rate": lr,
+                   "b1": _hyper("b1", b1, low=0.0, low_inclusive=True, high=1.0),
+                   "b2": _hyper("b2", b2, low=0.0, low_inclusive=True, high=1.0),
+                   "eps": _hyper("eps", eps, low=0.0, low_inclusive=False)}
+    return _make(_adam_init, _adam_update, hyperparams, schedule)
 
-    def init(params):
-        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
-        return AdamState(count=jnp.zeros((), jnp.int32), v=zeros(), s=zeros())
 
-    def update(grads, state, params=None):
-        del params
-        check_same_structure(state.v, grads, "the Adam state", "grads")
-        v = _ema(b1, state.v, grads)  # v = b1 v + (1 - b1) dW
-        s = _ema(b2, state.s, jax.tree.map(lambda g: g * g, grads))  # s = b2 s + (1 - b2) dW^2
-        count = state.count + jnp.ones((), jnp.int32)  # t += 1
-        # 1 - b^t in the default float (float64 under x64), cast per leaf only at the division:
-        # computing b^t in a low precision could round it to 1 and divide by zero.
-        bc1 = 1 - jnp.asarray(b1) ** count
-        bc2 = 1 - jnp.asarray(b2) ** count
+def _adam_init(params, *, hyperparams):
+    zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+    return AdamState(count=_zeros_count(), v=zeros(), s=zeros(),
+                     hyperparams=_hyperparams_without_schedule(hyperparams))
 
-        def step(v, s):
-            v_hat = v / bc1.astype(v.dtype)  # v_hat = v / (1 - b1^t)
-            s_hat = s / bc2.astype(s.dtype)  # s_hat = s / (1 - b2^t)
-            # W -= lr * v_hat / (sqrt(s_hat) + eps)
-            return -_as(learning_rate, v.dtype) * (v_hat / (jnp.sqrt(s_hat) + _as(eps, v.dtype)))
 
-        updates = jax.tree.map(step, v, s)
-        return updates, AdamState(count=count, v=v, s=s)
+def _adam_update(grads, state, params=None, *, schedule=None):
+    del params
+    check_same_structure(state.v, grads, "the Adam state", "grads")
+    hp = state.hyperparams
+    lr, b1, b2, eps = _lr_at(state, schedule), hp["b1"], hp["b2"], hp["eps"]
+    v = _ema(b1, state.v, grads)  # v = b1 v + (1 - b1) dW
+    s = _ema(b2, state.s, jax.tree.map(lambda g: g * g, grads))  # s = b2 s + (1 - b2) dW^2
+    count = state.count + jnp.ones((), jnp.int32)  # t += 1
+    # 1 - b^t in the hyperparameters' float (float64 under x64), cast per leaf only at the
+    # division: computing b^t in a low precision could round it to 1 and divide by zero.
+    bc1 = 1 - b1 ** count
+    bc2 = 1 - b2 ** count
 
-    return optax.GradientTransformation(init, update)
+    def step(v, s):
+        v_hat = v / bc1.astype(v.dtype)  # v_hat = v / (1 - b1^t)
+        s_hat = s / bc2.astype(s.dtype)  # s_hat = s / (1 - b2^t)
+        # W -= lr * v_hat / (sqrt(s_hat) + eps)
+        return -_as(lr, v.dtype) * (v_hat / (jnp.sqrt(s_hat) + _as(eps, v.dtype)))
+
+    updates = jax.tree.map(step, v, s)
+    return updates, AdamState(count=count, v=v, s=s, hyperparams=hp)

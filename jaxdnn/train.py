@@ -1,117 +1,296 @@
-"""Training: the whole gradient-descent loop as one compiled XLA program.
+"""Training: one pure compiled training function, and a thin host loop around it.
 
-``fit`` runs ``lax.scan`` over iterations (full batch) or epochs (minibatches). The scan is cut into
-a few chunks; between chunks, and only there, the host looks at the costs: it prints progress,
-stops on a non-finite cost and writes checkpoints. Each chunk is one call of a jitted function whose
-parameters are donated, so the loop keeps no per-iteration copies and a second call with the same
-shapes, dtypes and settings reuses the compiled program.
+:func:`train_steps` is the training loop itself: ``length`` iterations (full batch) or epochs
+(minibatches) as one ``lax.scan``, a pure function of the state, the data, a key and the L2
+strength. Users may call, ``jit`` and ``vmap`` it directly; everything it needs to know at compile
+time is in a hashable :class:`TrainConfig`, everything else is data. The optimizer's
+hyperparameters live in its state (see :mod:`jaxdnn.optimizers`), so a new learning rate, decay
+rate or L2 strength reuses the compiled program, and ``jax.vmap`` over any of them trains many
+models in one program.
 
-``fit`` is pure: when any of its array inputs is traced (under ``jax.vmap`` over initial params or
-learning rates, or inside a user's ``jit``) it runs the whole scan in one piece, without the host
-checks, so ``jax.vmap(fit)`` trains many models in one program.
+Data layout. ``train_steps`` reads the training set examples first (:class:`Examples`: ``X`` is
+``(m, n_x)``, one example per row), so a minibatch is a gather of ``batch_size`` contiguous rows,
+made inside the scan from this one array: no per-epoch shuffled copy of X. Making the layout costs
+one transpose of X per run (memory: one copy of X; time: about a fifth of a full-batch iteration),
+and only data loaders and this function ever see it: each minibatch is turned back to the course's
+``(n_x, batch_size)`` for the forward and backward pass. The shuffle order of epoch ``e`` is
+``jax.random.permutation(fold_in(k_shuffle, e), m)``: a function of the key and the epoch only,
+so chunked, resumed and uninterrupted runs see the same minibatches.
+
+:func:`fit` is the convenient entry point. Called on concrete arrays, it makes the examples-first
+copy once and runs ``train_steps`` in a few chunks (donating the state from chunk to chunk);
+between chunks the host loop's pieces in :mod:`jaxdnn.loop` advance a progress bar, check that the
+costs are finite and write checkpoints. Called under a transformation (``jax.vmap``, ``jax.jit``,
+also when the only traced value hides inside an optimizer's closure), it sees that it is traced
+and returns the pure scan's result, without the host pieces.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import pathlib
-import sys
-import time
-from functools import partial
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.extend.core import get_opaque_trace_state
 
-from jaxdnn.checks import check_problem, check_scalar, is_concrete
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
+from jaxdnn.checks import check_problem, check_scalar, is_concrete
+from jaxdnn.loop import Checkpoints, NonFiniteCostError, Progress, digest, raise_if_not_finite
+from jaxdnn.loss import cost
 from jaxdnn.optimizers import gradient_descent
+from jaxdnn.predict import accuracy
 from jaxdnn.regularization import check_regularization
+
+__all__ = ["Examples", "Metrics", "NonFiniteCostError", "TrainConfig", "TrainState",
+           "Validation", "examples_first", "fit", "train_steps"]
 
 GRADS = {"manual": manual_value_and_grad, "autodiff": autodiff_value_and_grad}
 DEFAULT_LEARNING_RATE = 0.0075
 DEFAULT_CHUNKS = 10
-
-
-class NonFiniteCostError(FloatingPointError):
-    """Training produced a NaN or Inf cost (or gradient, with ``check_finite=True``).
-
-    Attributes:
-      iteration: the first iteration (or epoch) whose cost was not finite.
-      last_finite_cost: the cost of the iteration before it (None if there was none).
-      leaf: with ``check_finite=True``, the first gradient leaf that became non-finite, e.g.
-        ``"[1]['W']"`` (layer 2's weights); else None.
-    """
-
-    def __init__(self, message, iteration, last_finite_cost, leaf=None):
-        super().__init__(message)
-        self.iteration = iteration
-        self.last_finite_cost = last_finite_cost
-        self.leaf = leaf
+ACCURACY_OUTPUTS = ("sigmoid", "softmax")  # output activations whose predictions are classes
 
 
 @dataclasses.dataclass(frozen=True)
-class _Settings:
-    """Everything static about a run: it keys the compiled program."""
+class TrainConfig:
+    """What :func:`train_steps` needs at compile time (hashable: a static argument of ``jit``).
+
+    Attributes:
+      activations: one name per layer, e.g. ``("relu", "relu", "sigmoid")``.
+      update: the optimizer's ``update(grads, state, params) -> (updates, state)``; jaxdnn's rules
+        share one update function per rule, so configs for different learning rates are equal.
+      grad: ``"manual"`` (the hand-derived backward pass) or ``"autodiff"`` (``jax.grad``).
+      batch_size: None for full batches; else the minibatch size (the last minibatch of an epoch
+        holds the ``m % batch_size`` remaining examples, as in the course).
+      keep_prob: inverted-dropout keep probability of the hidden layers, or None.
+      check_finite: watch every gradient leaf and report the first that became non-finite.
+    """
 
     activations: tuple[str, ...]
-    grad: str
-    optimizer: object  # an optax.GradientTransformation, or None for gradient descent
-    batch_size: int | None
-    l2: float
-    keep_prob: float | None
-    check_finite: bool
+    update: Callable
+    grad: str = "manual"
+    batch_size: int | None = None
+    keep_prob: float | None = None
+    check_finite: bool = False
+
+
+class TrainState(NamedTuple):
+    """The training loop's carry.
+
+    Attributes:
+      params: the list of ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts.
+      opt_state: the optimizer's state (its hyperparameters included, for jaxdnn's rules).
+      step: iterations (epochs) done so far, an int32 scalar: it picks each epoch's shuffle and
+        dropout keys, so a run continued from a saved state sees what an unbroken one sees.
+    """
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+
+
+class Examples(NamedTuple):
+    """The training set examples first: the one working copy minibatches are gathered from.
+
+    Attributes:
+      X: ``(m, n_x)``, one example per row.
+      Y: ``(m, n_L)``.
+    """
+
+    X: jax.Array
+    Y: jax.Array
+
+
+def examples_first(X, Y) -> Examples:
+    """``Examples(X.T, Y.T)`` from the course layout ``X: (n_x, m)``, ``Y: (n_L, m)`` (a copy)."""
+    return Examples(jnp.transpose(X), jnp.transpose(Y))
+
+
+class Metrics(NamedTuple):
+    """What :func:`train_steps` reports besides the new state.
+
+    Attributes:
+      costs: ``(length,)``: the cost before each update, or with minibatches each epoch's mean
+        per-example cost over its minibatches (each computed before that minibatch's update).
+      bad: -1, or (with ``check_finite``) the index of the first gradient leaf that became
+        non-finite, in ``jax.tree.leaves(params)`` order.
+      val_cost: the validation cost after the last update (NaN without validation data).
+      val_accuracy: the validation accuracy (NaN without validation data or for outputs that
+        are not classes, e.g. ``"linear"``).
+    """
+
+    costs: jax.Array
+    bad: jax.Array
+    val_cost: jax.Array
+    val_accuracy: jax.Array
+
+
+class Validation(NamedTuple):
+    """The validation curves ``fit`` returns when given ``validation_data``, one entry per chunk.
+
+    Attributes:
+      iteration: ``(n_chunks,)`` iterations (epochs) done when each entry was measured.
+      cost: ``(n_chunks,)`` validation cost (no L2 term, no dropout).
+      accuracy: ``(n_chunks,)`` validation accuracy (NaN for outputs that are not classes).
+    """
+
+    iteration: jax.Array
+    cost: jax.Array
+    accuracy: jax.Array
+
+
+# ----------------------------------------------------------------------------------------------
+# the pure training function
+
+
+def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examples, key,
+                l2=None, validation=None) -> tuple[TrainState, Metrics]:
+    """``length`` iterations (epochs) of training from ``state``, as one ``lax.scan``.
+
+    Pure and un-jitted: ``jax.jit(train_steps, static_argnums=(0, 1))`` compiles it once per
+    config, length and shapes; ``jax.vmap`` over states, keys, L2 strengths or optimizer
+    hyperparameters trains many models in one program.
+
+    Args:
+      config: the static settings, a :class:`TrainConfig`.
+      length: iterations (epochs with minibatches) to run, a Python int.
+      state: a :class:`TrainState`; ``state.step`` numbers the first iteration (epoch).
+      data: the training set as :class:`Examples` (see :func:`examples_first`).
+      key: PRNG key; split into the shuffle key and the dropout key.
+      l2: None (no L2 term), or the L2 strength lambda (a number or a traced scalar: data to the
+        compiled program): adds ``lambda / (2 m) sum_l ||W_l||^2`` to each cost, its gradient to dW.
+      validation: optional ``(X_val, Y_val)`` in the course layout, ``(n_x, m_val)`` and
+        ``(n_L, m_val)``, evaluated once, after the last update.
+
+    Returns:
+      ``(state, metrics)``: the state after ``length`` more iterations (epochs) and a
+      :class:`Metrics`.
+    """
+    acts, vg = config.activations, GRADS[config.grad]
+    k_shuffle, k_drop = jax.random.split(key)
+    m = data.X.shape[0]
+    # None leaves the L2 term out of the program; a number or traced strength is data to it
+    l2 = 0.0 if l2 is None else jnp.asarray(l2, jax.tree.leaves(state.params)[0].dtype)
+
+    def update(carry, X_b, Y_b, k):  # X_b: (n_x, b), Y_b: (n_L, b)
+        params, opt_state, bad = carry
+        # the L2 term's cost and its dW += lambda/m W come from the value-and-grad itself: by
+        # hand in the manual pass, by jax.grad in the autodiff one
+        J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k)
+        if config.check_finite:
+            finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
+            bad = jnp.where((bad < 0) & ~jnp.all(finite), jnp.argmin(finite).astype(jnp.int32), bad)
+        updates, opt_state = config.update(g, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state, bad), J
+
+    def full_batch(carry, t):
+        return update(carry, data.X.T, data.Y.T, jax.random.fold_in(k_drop, t))
+
+    def epoch(carry, e):
+        bs = config.batch_size
+        n_full, rest = divmod(m, bs)
+        perm = jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)  # (m,)
+        k_epoch = jax.random.fold_in(k_drop, e)
+
+        def rows(idx):  # the minibatch's rows, back in the course layout: (n_x, b), (n_L, b)
+            return data.X[idx].T, data.Y[idx].T
+
+        def minibatch(carry, b):
+            idx = jax.lax.dynamic_slice_in_dim(perm, b * bs, bs)  # (bs,)
+            return update(carry, *rows(idx), jax.random.fold_in(k_epoch, b))
+
+        carry, J_full = jax.lax.scan(minibatch, carry, jnp.arange(n_full))
+        total = jnp.sum(J_full) * bs  # sum of per-example costs
+        if rest:
+            carry, J_rest = update(carry, *rows(perm[n_full * bs:]),
+                                   jax.random.fold_in(k_epoch, n_full))
+            total = total + J_rest * rest
+        return carry, total / m  # mean per-example cost of the epoch
+
+    body = epoch if config.batch_size else full_batch
+    (params, opt_state, bad), costs = jax.lax.scan(
+        body, (state.params, state.opt_state, jnp.asarray(-1, jnp.int32)),
+        state.step + jnp.arange(length, dtype=jnp.int32))
+    nan = jnp.asarray(jnp.nan, costs.dtype)
+    val_cost = val_accuracy = nan
+    if validation is not None:
+        X_val, Y_val = validation
+        val_cost = cost(params, X_val, Y_val, acts).astype(costs.dtype)
+        if acts[-1] in ACCURACY_OUTPUTS:
+            val_accuracy = accuracy(params, X_val, Y_val, acts).astype(costs.dtype)
+    return (TrainState(params, opt_state, state.step + length),
+            Metrics(costs, bad, val_cost, val_accuracy))
+
+
+# The host loop owns its state's buffers: donated from chunk to chunk, no per-chunk copies.
+_train_donated = jax.jit(train_steps, static_argnums=(0, 1), donate_argnums=(2,))
+_examples_first = jax.jit(examples_first)
+_TOP_LEVEL = get_opaque_trace_state()
+
+
+def _traced(*trees) -> bool:
+    """True under a transformation: jit/vmap/grad is tracing, or an argument is a tracer."""
+    return (get_opaque_trace_state() != _TOP_LEVEL
+            or any(not is_concrete(x) for x in jax.tree.leaves(trees)))
+
+
+# ----------------------------------------------------------------------------------------------
+# fit
 
 
 def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 2500,
         grad: str = "manual", optimizer=None, batch_size: int | None = None, key=None,
-        l2: float = 0.0, keep_prob: float | None = None, progress: bool | None = None,
-        chunk_size: int | None = None, check_finite: bool = False, checkpoint_dir=None,
-        checkpoint_every: int | None = None, mesh=None):
+        l2=0.0, keep_prob: float | None = None, validation_data=None,
+        progress: bool | None = None, chunk_size: int | None = None, check_finite: bool = False,
+        checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None):
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
       params: initial params, a list of L ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts. Not
         modified: ``fit`` works on its own copy.
       X: ``(n_x, m)`` inputs, of the params' dtype.
-      Y: ``(n_L, m)`` labels in [0, 1].
-      activations: L names, the last ``"sigmoid"``.
-      learning_rate: step size of the course's gradient descent (default 0.0075). May be traced, so
-        ``jax.vmap`` over learning rates works. Must be left unset when ``optimizer`` is given (the
-        optimizer carries its own).
+      Y: ``(n_L, m)`` labels (whatever the output activation's cost expects).
+      activations: L names, one per layer; passed through to the cost and its gradient.
+      learning_rate: step size of the course's gradient descent (default 0.0075): a number, a
+        traced scalar (``jax.vmap`` over learning rates works) or a schedule
+        (:mod:`jaxdnn.schedules`). Leave unset when ``optimizer`` is given (it carries its own).
       num_iterations: number of updates with full batches; number of epochs with ``batch_size``.
       grad: ``"manual"`` (the hand-derived backward pass) or ``"autodiff"`` (``jax.grad``).
       optimizer: None for the course's gradient descent, or any ``optax.GradientTransformation``
-        (optax's own, or :func:`jaxdnn.momentum` / :func:`jaxdnn.adam`).
+        (optax's own, or :func:`jaxdnn.gradient_descent` / :func:`jaxdnn.momentum` /
+        :func:`jaxdnn.adam`, whose hyperparameters are data: a new one does not recompile).
       batch_size: None for full-batch training; else minibatches of this size, reshuffled each
-        epoch by ``jax.random.permutation(jax.random.fold_in(key, epoch), m)``, so the order depends
-        only on ``key`` and the epoch. The last minibatch of an epoch holds the ``m % batch_size``
-        remaining examples, as in the course.
+        epoch by ``jax.random.permutation(jax.random.fold_in(k_shuffle, epoch), m)`` with
+        ``k_shuffle, k_dropout = jax.random.split(key)``: the order depends only on ``key`` and
+        the epoch. The last minibatch of an epoch holds the ``m % batch_size`` remaining examples.
       key: PRNG key, needed for minibatches and for dropout.
-      l2: L2 regularisation strength lambda.
+      l2: L2 regularisation strength lambda (may be traced, so ``jax.vmap`` over it works).
       keep_prob: inverted-dropout keep probability for hidden layers.
-      progress: print ``iteration, cost, iterations/s`` to stderr after each chunk. None (default)
-        prints for runs of 1000 iterations or more; never when traced (vmapped or jitted).
+      validation_data: optional ``(X_val, Y_val)``; its cost (and accuracy, for sigmoid and
+        softmax outputs) is measured after each chunk, shown with the progress and returned.
+      progress: show a ``tqdm`` progress bar, advanced after each chunk; None (default) shows it
+        when stderr is a terminal. Never when traced.
       chunk_size: iterations (epochs) per compiled chunk; default ``ceil(num_iterations / 10)``, or
         ``checkpoint_every`` when checkpointing.
       check_finite: also watch every gradient leaf and name the first layer and leaf that became
         non-finite (costs a reduction per leaf per iteration).
-      checkpoint_dir: if given, save a checkpoint (see :mod:`jaxdnn.checkpoint`) every
-        ``checkpoint_every`` iterations and at the end, and resume from the latest one found there.
-        Resumed runs end bitwise equal to uninterrupted ones.
+      checkpoint_dir: if given, save a checkpoint (see :mod:`jaxdnn.checkpoint`) after every chunk
+        and resume from the latest one found there. Resumed runs end bitwise equal to
+        uninterrupted ones.
       checkpoint_every: iterations (epochs) between checkpoints.
-      mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis: X and Y are sharded along m (axis 1),
-        params and optimizer state replicated, and the gradient's sums over examples become
-        cross-device reductions inside the compiled program. m must be divisible by the size of the
-        ``"data"`` axis (else ``ValueError``).
+      mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis: X and Y are sharded along m, params
+        and optimizer state replicated, and the gradient's sums over examples become cross-device
+        reductions inside the compiled program. m must be divisible by the ``"data"`` axis size.
 
     Returns:
       ``(params, costs)``: the trained params and ``costs`` of shape ``(num_iterations,)`` where
-      ``costs[i]`` is the cost before update ``i`` (``costs[0]`` is the cost of the initial params);
-      with minibatches, one entry per epoch: the mean per-example cost over its minibatches, each
-      computed before that minibatch's update.
+      ``costs[i]`` is the cost before update ``i`` (``costs[0]`` is the cost of the initial
+      params); with minibatches, one entry per epoch: the mean per-example cost over its
+      minibatches. With ``validation_data``, ``(params, costs, validation)``, ``validation`` a
+      :class:`Validation` of the curves measured after each chunk.
 
     Raises:
       NonFiniteCostError: a cost became NaN or Inf; the message names the first such iteration and
@@ -119,136 +298,129 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       ValueError, TypeError: bad input, before any work is done.
     """
     X, Y, acts = check_problem(params, X, Y, activations)
-    settings, lr = _check_settings(params, X, acts, learning_rate, num_iterations, grad,
-                                   optimizer, batch_size, key, l2, keep_prob, check_finite)
-    if key is None:
-        key = jax.random.key(0)  # unused: no minibatches, no dropout
-    traced = not all(is_concrete(x) for x in (X, Y, lr, key, *jax.tree.leaves(params)))
+    optimizer = _check_optimizer(optimizer, learning_rate)
+    config = _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, key, l2,
+                           keep_prob, check_finite)
+    validation = _check_validation(params, validation_data, acts)
+    chunk = _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    key = jax.random.key(0) if key is None else key  # unused: no minibatches, no dropout
+    l2_term = None if isinstance(l2, (int, float)) and l2 == 0 else l2  # None: no L2 term
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    opt = settings.optimizer or gradient_descent(lr)
-    opt_state = opt.init(params)
-
-    if traced:  # under vmap / jit: one piece, no host in the loop
+    state = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    if _traced(state, X, Y, key, l2, validation):
         if checkpoint_dir is not None:
             raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
-        params, _, costs, _ = _run_traced(settings, num_iterations, params, opt_state, X, Y, lr,
-                                          key, jnp.asarray(0))
-        return params, costs
+        return _fit_traced(config, num_iterations, chunk, state, X, Y, key, l2_term, validation)
+    return _fit_host(config, num_iterations, chunk, state, X, Y, key, l2_term, validation,
+                     progress, checkpoint_dir)
 
-    chunk = _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
-    show = progress if progress is not None else num_iterations >= 1000
-    start, done_costs = 0, []
+
+def _fit_traced(config, n, chunk, state, X, Y, key, l2, validation):
+    """The whole run as one traced computation: one scan, or a scan over chunks to validate."""
+    data = examples_first(X, Y)
+    if validation is None:
+        state, metrics = train_steps(config, n, state, data, key, l2)
+        return state.params, metrics.costs
+    n_chunks, rest = divmod(n, chunk)
+    state, metrics = jax.lax.scan(
+        lambda s, _: train_steps(config, chunk, s, data, key, l2, validation), state, None,
+        length=n_chunks)
+    parts = [metrics._replace(costs=metrics.costs.reshape(-1))] if n_chunks else []
+    if rest:
+        state, last = train_steps(config, rest, state, data, key, l2, validation)
+        parts.append(jax.tree.map(lambda a: a[None] if a.ndim == 0 else a, last))
+    ends = [chunk * (i + 1) for i in range(n_chunks)] + ([n] if rest else [])
+    cat = lambda field: jnp.concatenate([getattr(p, field) for p in parts])  # noqa: E731
+    return state.params, cat("costs"), Validation(jnp.asarray(ends, jnp.int32),
+                                                  cat("val_cost"), cat("val_accuracy"))
+
+
+def _fit_host(config, n, chunk, state, X, Y, key, l2, validation, progress, checkpoint_dir):
+    """The host loop: the compiled chunks, and between them the pieces of :mod:`jaxdnn.loop`."""
+    unit = "epoch" if config.batch_size else "iteration"
+    data = _examples_first(X, Y)  # the one working copy of X, for the whole run
+    start, costs, curves = 0, np.zeros(0), {}
+    checkpoints = None
     if checkpoint_dir is not None:
-        config = _config(settings, num_iterations, lr, key)
-        start, params, opt_state, done_costs = _resume(checkpoint_dir, config, params, opt_state,
-                                                       mesh)
-    params = jax.tree.map(jnp.copy, params)  # fit's own buffers: donated from here on
-    opt_state = jax.tree.map(jnp.copy, opt_state)
-    t0, last_finite = time.perf_counter(), (done_costs[-1][-1] if done_costs else None)
-    for lo in range(start, num_iterations, chunk):
-        n = min(chunk, num_iterations - lo)
-        params, opt_state, costs, bad = _run(settings, n, params, opt_state, X, Y, lr, key,
-                                             jnp.asarray(lo))
-        costs_host = np.asarray(costs)  # the one host round-trip per chunk
-        last_finite = _raise_if_not_finite(costs_host, bad, lo, last_finite, params, settings)
-        done_costs.append(costs_host)
-        if checkpoint_dir is not None:
-            _save(checkpoint_dir, config, params, opt_state, done_costs, lo + n)
-        if show:
-            rate = (lo + n - start) / max(time.perf_counter() - t0, 1e-9)
-            unit = "epoch" if settings.batch_size else "iteration"
-            print(f"fit: {unit} {lo + n}/{num_iterations}  cost {costs_host[-1]:.6f}  "
-                  f"{rate:,.0f} {unit}s/s", file=sys.stderr, flush=True)
-    costs = jnp.asarray(np.concatenate(done_costs), dtype=X.dtype)
-    return params, costs
-
-
-# ----------------------------------------------------------------------------------------------
-# the compiled loop
-
-
-def _run_impl(settings: _Settings, length: int, params, opt_state, X, Y, lr, key, start):
-    """``length`` iterations (epochs) from iteration ``start``: ``(params, opt_state, costs, bad)``.
-
-    ``bad`` is -1, or (with ``check_finite``) the index of the first gradient leaf that became
-    non-finite in this chunk.
-    """
-    opt = settings.optimizer or gradient_descent(lr)
-    vg = GRADS[settings.grad]
-    k_shuffle, k_drop = jax.random.split(key)
-    m = X.shape[1]
-
-    def update(carry, X_b, Y_b, k):
-        params, opt_state, bad = carry
-        J, g = vg(params, X_b, Y_b, settings.activations, l2=settings.l2,
-                  keep_prob=settings.keep_prob, key=k)
-        if settings.check_finite:
-            finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
-            first = jnp.argmin(finite)  # index of the first non-finite leaf (0 if all finite)
-            bad = jnp.where((bad < 0) & ~jnp.all(finite), first, bad)
-        updates, opt_state = opt.update(g, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, bad), J
-
-    def full_batch(carry, t):
-        return update(carry, X, Y, jax.random.fold_in(k_drop, t))
-
-    def epoch(carry, e):
-        bs = settings.batch_size
-        n_full, rest = divmod(m, bs)
-        perm = jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)
-        Xp, Yp = X[:, perm], Y[:, perm]  # (n_x, m), (n_L, m) in this epoch's order
-        k_epoch = jax.random.fold_in(k_drop, e)
-
-        def minibatch(carry, b):
-            X_b = jax.lax.dynamic_slice_in_dim(Xp, b * bs, bs, axis=1)  # (n_x, bs)
-            Y_b = jax.lax.dynamic_slice_in_dim(Yp, b * bs, bs, axis=1)  # (n_L, bs)
-            return update(carry, X_b, Y_b, jax.random.fold_in(k_epoch, b))
-
-        carry, J_full = jax.lax.scan(minibatch, carry, jnp.arange(n_full))
-        total = jnp.sum(J_full) * bs  # sum of per-example costs
-        if rest:
-            carry, J_rest = update(carry, Xp[:, n_full * bs:], Yp[:, n_full * bs:],
-                                   jax.random.fold_in(k_epoch, n_full))
-            total = total + J_rest * rest
-        return carry, total / m  # mean per-example cost of the epoch
-
-    body = epoch if settings.batch_size else full_batch
-    (params, opt_state, bad), costs = jax.lax.scan(
-        body, (params, opt_state, jnp.asarray(-1)), start + jnp.arange(length))
-    return params, opt_state, costs, bad
-
-
-# The host loop donates its own copies of params and optimizer state chunk after chunk; a traced
-# call (under vmap or a user's jit) has no buffers to donate.
-_run = jax.jit(_run_impl, static_argnums=(0, 1), donate_argnums=(2, 3))
-_run_traced = jax.jit(_run_impl, static_argnums=(0, 1))
+        checkpoints = Checkpoints(checkpoint_dir, _run_config(config, n, state, key, l2,
+                                                              validation))
+        start, params, opt_state, costs, curves = checkpoints.restore(state.params,
+                                                                      state.opt_state)
+        state = TrainState(params, opt_state, jnp.asarray(start, jnp.int32))
+    state = jax.tree.map(jnp.copy, state)  # fit's own buffers: donated from here on
+    costs, curves = [costs], {k: [v] for k, v in curves.items()}
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
+    last = float(costs[0][-1]) if len(costs[0]) else None
+    bar = Progress(n, start, unit, progress)
+    try:
+        for lo in range(start, n, chunk):
+            length = min(chunk, n - lo)
+            state, metrics = _train_donated(config, length, state, data, key, l2, validation)
+            metrics = jax.device_get(metrics)  # the one host round trip per chunk
+            last = raise_if_not_finite(metrics.costs, metrics.bad, lo, last, paths, unit)
+            costs.append(metrics.costs)
+            if validation is not None:
+                for name, value in (("val_iteration", lo + length), ("val_cost", metrics.val_cost),
+                                    ("val_accuracy", metrics.val_accuracy)):
+                    curves.setdefault(name, []).append(np.asarray(value)[None])
+            if checkpoints is not None:
+                checkpoints.save(lo + length, state.params, state.opt_state,
+                                 np.concatenate(costs),
+                                 {k: np.concatenate(v) for k, v in curves.items()})
+            bar.update(length, last, *((metrics.val_cost, metrics.val_accuracy)
+                                       if validation is not None else ()))
+    finally:
+        bar.close()
+    costs = jnp.asarray(np.concatenate(costs), dtype=X.dtype)
+    if validation is None:
+        return state.params, costs
+    curves = {k: np.concatenate(v) for k, v in curves.items()}
+    return state.params, costs, Validation(jnp.asarray(curves["val_iteration"], jnp.int32),
+                                           jnp.asarray(curves["val_cost"], X.dtype),
+                                           jnp.asarray(curves["val_accuracy"], X.dtype))
 
 
 # ----------------------------------------------------------------------------------------------
 # checks and helpers
 
 
-def _check_settings(params, X, acts, learning_rate, num_iterations, grad, optimizer, batch_size,
-                    key, l2, keep_prob, check_finite):
+def _check_optimizer(optimizer, learning_rate):
+    if optimizer is None:
+        lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
+        return gradient_descent(lr)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
+                        f"None, got {type(optimizer).__name__}")
+    if learning_rate is not None:
+        raise ValueError("learning_rate is for the default gradient descent; an optimizer "
+                         "carries its own learning rate, so leave learning_rate unset")
+    return optimizer
+
+
+def _check_key(key):
+    if key is None:
+        return
+    ok = isinstance(key, (jax.Array, jax.core.Tracer)) and (
+        (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ())
+        or (key.dtype == jnp.uint32 and key.shape == (2,)))  # a legacy jax.random.PRNGKey
+    if not ok:
+        what = (f"an array of dtype {key.dtype} and shape {key.shape}"
+                if hasattr(key, "dtype") else type(key).__name__)
+        raise TypeError(f"key must be one PRNG key, jax.random.key(seed), got {what}")
+
+
+def _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, key, l2,
+                  keep_prob, check_finite) -> TrainConfig:
     if not isinstance(grad, str) or grad not in GRADS:
         raise ValueError(f"grad must be one of {sorted(GRADS)}, got {grad!r}")
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)):
         raise TypeError(f"num_iterations must be an int, got {num_iterations!r}")
     if num_iterations < 1:
         raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
-    if optimizer is not None:
-        if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
-            raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
-                            f"None, got {type(optimizer).__name__}")
-        if learning_rate is not None:
-            raise ValueError("learning_rate is for the default gradient descent; an optimizer "
-                             "carries its own learning rate, so leave learning_rate unset")
-        lr = jnp.asarray(0.0, X.dtype)  # unused
-    else:
-        lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-        check_scalar("learning_rate", lr, low=0.0, low_inclusive=False)
-        lr = jnp.asarray(lr, X.dtype)
+    _check_key(key)
     m = X.shape[1]
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
@@ -258,10 +430,26 @@ def _check_settings(params, X, acts, learning_rate, num_iterations, grad, optimi
         if key is None:
             raise ValueError("minibatch training reshuffles each epoch: pass key=jax.random.key(...)")
         batch_size = int(batch_size)
-    check_regularization(l2, keep_prob, key, len(params))
-    settings = _Settings(acts, grad, optimizer, batch_size, float(l2),
-                         None if keep_prob is None else float(keep_prob), bool(check_finite))
-    return settings, lr
+    if isinstance(l2, (jax.Array, np.ndarray, jax.core.Tracer)):  # data: checked as a scalar
+        check_scalar("l2", l2, low=0.0, low_inclusive=True)
+        check_regularization(0.0, keep_prob, key, len(params))
+    else:
+        check_regularization(l2, keep_prob, key, len(params))
+    return TrainConfig(acts, optimizer.update, grad, batch_size,
+                       None if keep_prob is None else float(keep_prob), bool(check_finite))
+
+
+def _check_validation(params, validation_data, acts):
+    if validation_data is None:
+        return None
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
+                        f"{type(validation_data).__name__}")
+    try:
+        X_val, Y_val, _ = check_problem(params, *validation_data, acts)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"validation_data: {e}") from None
+    return X_val, Y_val
 
 
 def _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir):
@@ -279,34 +467,6 @@ def _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir):
     return int(chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))
 
 
-def _raise_if_not_finite(costs, bad, lo, last_finite, params, settings):
-    """Raise NonFiniteCostError for the first non-finite cost in a chunk; return the last cost."""
-    finite = np.isfinite(costs)
-    leaf = None
-    if settings.check_finite and int(bad) >= 0:
-        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)]
-        leaf = paths[int(bad)]
-    if finite.all() and leaf is None:
-        return float(costs[-1])
-    unit = "epoch" if settings.batch_size else "iteration"
-    if finite.all():  # a gradient went non-finite while the costs stayed finite
-        last = lo + len(costs) - 1
-        layer = int(leaf[1:leaf.index("]")]) + 1  # "[1]['W']" is layer 2
-        raise NonFiniteCostError(
-            f"a gradient became NaN or Inf during {unit}s {lo}..{last}: the first non-finite leaf "
-            f"is {leaf} (layer {layer})", last, float(costs[-1]), leaf)
-    i = int(np.argmin(finite))
-    if i > 0:
-        last_finite = float(costs[i - 1])
-    where = (f"; the first non-finite gradient leaf was {leaf} "
-             f"(layer {int(leaf[1:leaf.index(']')]) + 1})" if leaf else "")
-    last = "none (the initial cost)" if last_finite is None else f"{last_finite:.6g} at {unit} {lo + i - 1}"
-    raise NonFiniteCostError(
-        f"training diverged: the cost at {unit} {lo + i} is {costs[i]} (not finite); the last "
-        f"finite cost was {last}{where}. Lower the learning rate or check the data.",
-        lo + i, last_finite, leaf)
-
-
 def _shard(mesh, params, X, Y):
     from jaxdnn.sharding import replicated, shard_data
 
@@ -314,45 +474,19 @@ def _shard(mesh, params, X, Y):
     return jax.device_put(params, replicated(mesh)), X, Y
 
 
-def _config(settings, num_iterations, lr, key):
+def _qualname(fn) -> str:
+    fn = getattr(fn, "func", fn)  # a functools.partial's function
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+def _run_config(config, num_iterations, state, key, l2, validation) -> dict:
+    """What identifies a run in its checkpoints; the starting point by digest."""
+    key_data = key if key.dtype == jnp.uint32 else jax.random.key_data(key)
     return {
-        "activations": list(settings.activations), "grad": settings.grad,
-        # the optimizer's kind (its hyperparameters live in closures and are not recorded)
-        "optimizer": None if settings.optimizer is None else settings.optimizer.init.__qualname__,
-        "batch_size": settings.batch_size, "l2": settings.l2, "keep_prob": settings.keep_prob,
-        "num_iterations": int(num_iterations), "learning_rate": float(lr),
-        "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "activations": list(config.activations), "grad": config.grad,
+        "optimizer": _qualname(config.update), "batch_size": config.batch_size,
+        "l2": 0.0 if l2 is None else float(l2), "keep_prob": config.keep_prob,
+        "num_iterations": int(num_iterations),
+        "key": np.asarray(key_data).tolist(), "validation": validation is not None,
+        "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
     }
-
-
-def _save(directory, config, params, opt_state, done_costs, iteration):
-    from jaxdnn import checkpoint
-
-    path = checkpoint.checkpoint_path(directory, iteration)
-    checkpoint.save(path, params, opt_state, config, np.concatenate(done_costs), iteration)
-    checkpoint.prune_checkpoints(directory, keep=2)
-
-
-def _resume(directory, config, params, opt_state, mesh):
-    """Start from the latest checkpoint in ``directory`` when it belongs to this run."""
-    from jaxdnn import checkpoint
-
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    latest = checkpoint.latest_checkpoint(directory)
-    if latest is None:
-        return 0, params, opt_state, []
-    ckpt = checkpoint.load(latest)
-    if ckpt.config != config:
-        diff = {k: (ckpt.config.get(k), v) for k, v in config.items() if ckpt.config.get(k) != v}
-        raise ValueError(f"{latest} belongs to a different run (saved vs now: {diff}); use another "
-                         "checkpoint_dir or delete it")
-    checkpoint_like = jax.tree.structure(params), jax.tree.structure(opt_state)
-    if (jax.tree.structure(ckpt.params), jax.tree.structure(ckpt.opt_state)) != checkpoint_like:
-        raise ValueError(f"{latest} holds params or optimizer state of another structure")
-    params, opt_state = ckpt.params, ckpt.opt_state
-    if mesh is not None:
-        from jaxdnn.sharding import replicated
-
-        params, opt_state = jax.device_put((params, opt_state), replicated(mesh))
-    return int(ckpt.iteration), params, opt_state, [np.asarray(ckpt.costs)]

@@ -1,4 +1,5 @@
-"""Tests for jaxdnn.checkpoint: bitwise round trips, refusal of bad files, atomic writes."""
+"""Tests for jaxdnn.checkpoint: bitwise round trips into templates, refusal of bad files and of
+templates that do not fit, atomic writes."""
 
 import json
 import os
@@ -112,7 +113,7 @@ CASES = _cases()
 def test_round_trip_is_bitwise(tmp_path, make):
     params, state = make()
     path = save(tmp_path / "c.npz", params, state, CONFIG, np.arange(3.0), 3)
-    ckpt = load(path)
+    ckpt = load(path, like=(params, state))
     assert isinstance(ckpt, Checkpoint)
     assert_bitwise_equal(ckpt.params, params, "params")
     assert_bitwise_equal(ckpt.opt_state, state, "opt_state")
@@ -144,7 +145,7 @@ def test_resumed_optimizer_continues_identically(tmp_path):
     opt = adam(0.01)
     state = stepped_state(opt, params)
     save(tmp_path / "c.npz", params, state, {}, np.zeros(1), 1)
-    ckpt = load(tmp_path / "c.npz")
+    ckpt = load(tmp_path / "c.npz", like=(params, state))
     u_orig, s_orig = opt.update(grads, state, params)
     u_load, s_load = opt.update(grads, ckpt.opt_state, ckpt.params)
     assert_trees_close(u_load, u_orig, rtol=0.0, atol=0.0, what="update after resume")
@@ -154,7 +155,8 @@ def test_resumed_optimizer_continues_identically(tmp_path):
 def test_bfloat16_leaves_round_trip(tmp_path):
     params = make_params(5, jnp.bfloat16)
     save(tmp_path / "c.npz", params, None, {}, np.zeros(1), 0)
-    assert_bitwise_equal(load(tmp_path / "c.npz").params, params, "bfloat16 params")
+    assert_bitwise_equal(load(tmp_path / "c.npz", like=(params, None)).params, params,
+                         "bfloat16 params")
 
 
 def test_file_is_plain_npz_with_json_manifest(tmp_path):
@@ -162,10 +164,13 @@ def test_file_is_plain_npz_with_json_manifest(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         manifest = json.loads(npz["manifest"].tobytes().decode("utf-8"))
         assert npz["params_00000"].dtype == np.float64
-    assert manifest["format"] == "jaxdnn-checkpoint" and manifest["version"] == 1
+    assert manifest["format"] == "jaxdnn-checkpoint" and manifest["version"] == 2
     assert manifest["iteration"] == 7 and manifest["config"] == CONFIG
     assert manifest["checksum"]["algorithm"] == "sha256" and len(manifest["checksum"]["hex"]) == 64
-    assert {"key": "params_00000", "dtype": "float64", "shape": [3, 4]} in manifest["arrays"]
+    assert {"key": "params_00000", "path": "params[0]['W']", "dtype": "float64",
+            "shape": [3, 4]} in manifest["arrays"]
+    assert {"key": "opt_state_00000", "path": "opt_state[0].count", "dtype": "int32",
+            "shape": []} in manifest["arrays"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,8 +237,8 @@ def test_changed_leaf_with_valid_zip_fails_sha256(tmp_path):
 
 def test_wrong_version(tmp_path):
     path, _, _ = write(tmp_path)
-    rewrite(path, edit_manifest=lambda m: m.update(version=2))
-    expect_error(path, "format version 2, this jaxdnn reads version 1")
+    rewrite(path, edit_manifest=lambda m: m.update(version=3))
+    expect_error(path, "format version 3, this jaxdnn reads version 2")
 
 
 def test_wrong_format_name(tmp_path):
@@ -289,7 +294,8 @@ def test_float64_leaves_refused_without_x64(tmp_path):
 
 def test_float32_checkpoint_loads_without_x64(tmp_path):
     params = make_params(0, jnp.float32)
-    path = save(tmp_path / "c.npz", params, stepped_state(adam(1e-3), params), {},
+    # (jaxdnn's rules hold hyperparameters in the default float: float64 under x64)
+    path = save(tmp_path / "c.npz", params, stepped_state(optax.adam(1e-3), params), {},
                 np.zeros(2), 1)
     jax.config.update("jax_enable_x64", False)
     try:
@@ -301,57 +307,69 @@ def test_float32_checkpoint_loads_without_x64(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# only jaxdnn.* / optax.* NamedTuple classes are imported
-
-def _point_state_at(module, qualname, fields=None):
-    def edit(manifest):
-        node = manifest["opt_state"][  # (ScaleByAdamState, EmptyState): the first is the Adam node
-            "items"][0]
-        assert node["type"] == "namedtuple"
-        node["module"], node["qualname"] = module, qualname
-        if fields is not None:
-            node["fields"] = fields
-    return edit
-
-
-@pytest.mark.parametrize("module, qualname", [
-    ("os", "system"),
-    ("subprocess", "Popen"),
-    ("jaxdnn_evil_module", "State"),      # a prefix of 'jaxdnn' is not 'jaxdnn.*'
-    ("optaxx", "State"),
-    ("jaxdnn.x; import os", "State"),     # not a module name at all
-], ids=["os", "subprocess", "jaxdnn-prefix", "optax-prefix", "injection"])
-def test_refuses_classes_from_other_modules(tmp_path, module, qualname):
-    path, _, _ = write(tmp_path)
-    rewrite(path, edit_manifest=_point_state_at(module, qualname))
-    modules_before = set(sys.modules)
-    expect_error(path, "refusing to import class")
-    assert set(sys.modules) == modules_before, "load imported a module it should have refused"
-
-
-@pytest.mark.parametrize("qualname", ["os.system", "json.loads", "CheckpointError", "load"])
-def test_refuses_non_namedtuple_objects_inside_allowed_modules(tmp_path, qualname):
-    path, _, _ = write(tmp_path)
-    rewrite(path, edit_manifest=_point_state_at("jaxdnn.checkpoint", qualname))
-    expect_error(path, "not a NamedTuple class")
-
-
-def test_refuses_namedtuple_whose_fields_changed(tmp_path):
-    path, _, _ = write(tmp_path)
-    rewrite(path, edit_manifest=_point_state_at("optax._src.transform", "ScaleByAdamState",
-                                                fields=["count", "mu", "nu", "extra"]))
-    expect_error(path, "has fields")
+# templates: the structure comes from the caller, the file holds leaves only
 
 
 class LocalState(NamedTuple):
     x: jax.Array
 
 
-def test_save_refuses_namedtuple_from_other_modules(tmp_path):
-    with pytest.raises(TypeError, match="tests.test_checkpoint.LocalState"):
-        save(tmp_path / "c.npz", make_params(0, jnp.float32), LocalState(jnp.zeros(2)), {},
-             np.zeros(1), 0)
-    assert list(tmp_path.iterdir()) == []
+def test_any_pytree_round_trips_into_its_template_and_load_imports_nothing(tmp_path):
+    params = make_params(0, jnp.float32)
+    state = (LocalState(jnp.arange(3.0)), {"z": None, "a": jnp.ones((2, 2), jnp.int32)})
+    path = save(tmp_path / "c.npz", params, state, {}, np.zeros(1), 0)
+    modules_before = set(sys.modules)
+    ckpt = load(path, like=(params, state))
+    assert set(sys.modules) == modules_before  # nothing named in a file is imported
+    assert_bitwise_equal(ckpt.opt_state, state, "opt_state")
+    assert type(ckpt.opt_state[0]) is LocalState
+
+
+def test_without_a_template_each_tree_comes_back_as_its_leaves(tmp_path):
+    path, params, state = write(tmp_path)
+    ckpt = load(path)
+    assert_bitwise_equal(ckpt.params, jax.tree.leaves(params), "params leaves")
+    assert_bitwise_equal(ckpt.opt_state, jax.tree.leaves(state), "opt_state leaves")
+
+
+def test_many_leaves_keep_their_order(tmp_path):
+    params = [{"W": jnp.full((1, 1), float(i)), "b": jnp.zeros((1, 1))} for i in range(12)]
+    path = save(tmp_path / "c.npz", params, None, {}, np.zeros(1), 0)
+    assert_bitwise_equal(load(path, like=(params, None)).params, params, "12 layers")
+
+
+@pytest.mark.parametrize("template, problem", [
+    (lambda p, s: (p[:1], s), "holds 4 params leaves, the template has 2"),
+    (lambda p, s: ([p[1], p[0]], s), "the file's leaf params[0]['W'] is float64[3, 4], the "
+                                     "template's params[0]['W'] is float64[1, 3]"),
+    (lambda p, s: (jax.tree.map(lambda a: a.astype(jnp.float32), p), s), "float32"),
+    (lambda p, s: (p, adam(0.1).init(p)), "opt_state leaves"),
+    (lambda p, s: ([{"W": p[0]["W"], "c": p[0]["b"]}, p[1]], s), "params[0]['c']"),
+], ids=["fewer-leaves", "other-shape", "other-dtype", "other-optimizer", "other-path"])
+def test_a_template_that_does_not_fit_is_an_error_naming_the_leaf(tmp_path, template, problem):
+    path, params, state = write(tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        load(path, like=template(params, state))
+    assert str(path) in str(info.value) and problem in str(info.value), str(info.value)
+
+
+def test_shape_dtype_structs_are_templates_too(tmp_path):
+    path, params, state = write(tmp_path)
+    like = jax.eval_shape(lambda: (params, state))
+    ckpt = load(path, like=like)
+    assert_bitwise_equal(ckpt.params, params, "params")
+
+
+def test_metrics_round_trip(tmp_path):
+    params = make_params(0, jnp.float32)
+    curves = {"val_cost": np.array([0.7, 0.5]), "val_iteration": np.array([10, 20])}
+    save(tmp_path / "c.npz", params, None, {}, np.zeros(2), 20, metrics=curves)
+    got = load(tmp_path / "c.npz").metrics
+    assert sorted(got) == sorted(curves)
+    for k in curves:
+        np.testing.assert_array_equal(got[k], curves[k])
+    with pytest.raises(ValueError, match="metric names"):
+        save(tmp_path / "d.npz", params, None, {}, np.zeros(2), 20, metrics={"a b": np.zeros(1)})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -365,11 +383,10 @@ def test_save_refuses_namedtuple_from_other_modules(tmp_path):
     ({"iteration": 1.5}, TypeError, "iteration"),
     ({"costs": np.zeros((2, 2, 2))}, ValueError, "costs"),
     ({"costs": np.array(["a"])}, ValueError, "costs"),
-    ({"opt_state": {1: jnp.zeros(2)}}, TypeError, "keys must be strings"),
     ({"opt_state": jax.random.key(0)}, TypeError, "PRNG key"),
     ({"opt_state": "adam"}, TypeError, "str"),
 ], ids=["config-object", "config-nan", "config-list", "iteration-negative", "iteration-float",
-        "costs-3d", "costs-str", "int-key", "prng-key", "string-leaf"])
+        "costs-3d", "costs-str", "prng-key", "string-leaf"])
 def test_save_rejects_bad_arguments(tmp_path, kwargs, error, match):
     args = {"params": make_params(0, jnp.float32), "opt_state": None, "config": {},
             "costs": np.zeros(3), "iteration": 0, **kwargs}
@@ -409,7 +426,7 @@ def test_crash_at_replace_keeps_previous_checkpoint(tmp_path, monkeypatch):
         save(path, make_params(9, jnp.float64), state, {"new": True}, np.zeros(1), 2)
     monkeypatch.undo()
     assert path.read_bytes() == before
-    ckpt = load(path)
+    ckpt = load(path, like=(params, state))
     assert ckpt.iteration == 1
     assert_bitwise_equal(ckpt.params, params, "params after a failed save")
     _only_checkpoint_left(tmp_path, path)

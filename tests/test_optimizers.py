@@ -6,8 +6,10 @@ import numpy as np
 import optax
 import pytest
 
+from jaxdnn import schedules
 from jaxdnn.optimizers import (
     AdamState,
+    GradientDescentState,
     MomentumState,
     adam,
     gd_update,
@@ -172,7 +174,7 @@ def test_gradient_descent_equals_gd_update(dtype):
     params = make_params(6, dtype)
     grads = grad_sequence(7, params, 5)
     hist, state = run_eager(gradient_descent(0.1), params, grads, 5)
-    assert state == optax.EmptyState()
+    assert isinstance(state, GradientDescentState) and int(state.count) == 5
     p = params
     for t in range(5):
         p = gd_update(p, at(grads, t), 0.1)
@@ -198,9 +200,13 @@ def test_updates_and_state_keep_leaf_dtype(name, dtype):
     # a float64 learning rate must not promote float32 leaves
     opt = OPTIMIZERS[name](jnp.asarray(0.1, jnp.float64))
     updates, state = opt.update(g, opt.init(params), params)
-    for path, leaf in jax.tree_util.tree_leaves_with_path((updates, state)):
-        expected = jnp.int32 if leaf.ndim == 0 else dtype  # only Adam's count is a scalar
-        assert leaf.dtype == expected, (name, jax.tree_util.keystr(path), leaf.dtype)
+    moments = state._replace(count=jnp.zeros((2, 2), dtype), hyperparams={})
+    for path, leaf in jax.tree_util.tree_leaves_with_path((updates, moments)):
+        assert leaf.dtype == dtype, (name, jax.tree_util.keystr(path), leaf.dtype)
+    assert state.count.dtype == jnp.int32 and state.count.shape == ()
+    # the hyperparameters are data, in the default float dtype (not the params')
+    for leaf in jax.tree.leaves(state.hyperparams):
+        assert leaf.dtype == jnp.result_type(float) and leaf.shape == ()
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -287,3 +293,96 @@ def test_gd_update_rejects_mismatched_trees():
     wrong_shape = [params[0], {"W": params[1]["W"].T, "b": params[1]["b"]}]
     with pytest.raises(ValueError, match=r"\[1\]\['W'\] has shape"):
         gd_update(params, wrong_shape, 0.1)
+
+
+# ----------------------------------------------------------------------------------------------
+# hyperparameters as data: one update function, and schedules
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_hyperparameters_are_state_data_so_the_update_function_is_shared(name):
+    a, b = OPTIMIZERS[name](0.1), OPTIMIZERS[name](0.02)
+    assert a.update is b.update  # a jitted loop keyed on it compiles once for every lr
+    params = make_params(16, jnp.float64)
+    assert float(a.init(params).hyperparams["learning_rate"]) == 0.1
+    assert float(b.init(params).hyperparams["learning_rate"]) == 0.02
+
+
+def test_a_jitted_update_compiles_once_for_many_learning_rates():
+    params = make_params(17, jnp.float64)
+    g = at(grad_sequence(18, params, 1), 0)
+    step = jax.jit(lambda g, s: adam(1.0).update(g, s))  # the state carries the lr
+    for lr in (0.1, 0.01, 0.001):
+        opt = adam(lr)
+        u, _ = step(g, opt.init(params))
+        assert_trees_close(u, opt.update(g, opt.init(params))[0], rtol=1e-13, what=f"lr={lr}")
+    assert step._cache_size() == 1
+
+
+def test_vmap_over_adam_betas_equals_separate_runs():
+    params = make_params(19, jnp.float64)
+    grads = grad_sequence(20, params, 10)
+    b2s = [0.9, 0.99, 0.999]
+    batched = jax.jit(jax.vmap(lambda b2: run_scan(adam(0.01, b2=b2), params, grads, 10)[0]))(
+        jnp.array(b2s))
+    for i, b2 in enumerate(b2s):
+        ref = run_eager(optax.adam(0.01, b2=b2), params, grads, 10)[0]
+        assert_trees_close(at(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"b2={b2}")
+
+
+COURSE_DECAYS = [  # (schedule, the course's formula at epoch e)
+    (schedules.inverse_time_decay(0.5, 1.0), lambda e: 0.5 / (1 + 1.0 * e)),
+    (schedules.inverse_time_decay(0.5, 0.3, time_interval=3),
+     lambda e: 0.5 / (1 + 0.3 * np.floor(e / 3))),
+    (schedules.exponential_decay(0.5, 0.9), lambda e: 0.5 * 0.9 ** e),
+]
+
+
+@pytest.mark.parametrize("schedule, formula", COURSE_DECAYS, ids=["update_lr", "scheduled",
+                                                                 "exponential"])
+def test_course_decays_with_steps_per_epoch(schedule, formula):
+    per_epoch = schedule._replace(steps_per_epoch=jnp.asarray(4.0))
+    for count in range(0, 40, 3):
+        assert float(per_epoch(count)) == pytest.approx(formula(count // 4), rel=1e-14)
+
+
+@pytest.mark.parametrize("make, ref", [
+    (lambda s: gradient_descent(s), lambda s: optax.sgd(s)),
+    (lambda s: adam(s), lambda s: optax.adam(s)),
+], ids=["gradient_descent", "adam"])
+@pytest.mark.parametrize("schedule", [schedules.inverse_time_decay(0.1, 0.5, steps_per_epoch=2),
+                                      optax.exponential_decay(0.1, 3, 0.5)],
+                         ids=["jaxdnn-schedule", "optax-schedule"])
+def test_schedules_drive_jaxdnn_rules_as_they_drive_optax(make, ref, schedule):
+    """The same schedule in jaxdnn's rule and optax's: the same steps (count starts at 0)."""
+    params = make_params(21, jnp.float64)
+    grads = grad_sequence(22, params, 8)
+    mine, state = run_eager(make(schedule), params, grads, 8)
+    theirs, _ = run_eager(ref(schedule), params, grads, 8)
+    assert_trees_close(mine, theirs, rtol=1e-12, atol=1e-15, what="scheduled updates")
+    if isinstance(schedule, tuple):  # a jaxdnn schedule is data in the state
+        assert state.hyperparams["learning_rate"] is schedule
+
+
+def test_vmap_over_decay_rates():
+    params = make_params(23, jnp.float64)
+    grads = grad_sequence(24, params, 6)
+    rates = [0.0, 1.0]
+    sched = lambda r: schedules.inverse_time_decay(0.1, r)  # noqa: E731
+    batched = jax.vmap(lambda r: run_scan(momentum(sched(r), 0.5), params, grads, 6)[0])(
+        jnp.array(rates))
+    for i, r in enumerate(rates):
+        ref = run_eager(momentum(sched(r), 0.5), params, grads, 6)[0]
+        assert_trees_close(at(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"decay {r}")
+
+
+@pytest.mark.parametrize("make, word", [
+    (lambda: schedules.inverse_time_decay(0.0, 1.0), "learning_rate0"),
+    (lambda: schedules.inverse_time_decay(0.1, -1.0), "decay_rate"),
+    (lambda: schedules.inverse_time_decay(0.1, 1.0, time_interval=0), "time_interval"),
+    (lambda: schedules.exponential_decay(0.1, 1.5), "decay_rate"),
+    (lambda: schedules.exponential_decay(0.1, 0.9, steps_per_epoch=0), "steps_per_epoch"),
+])
+def test_bad_schedule_arguments_raise(make, word):
+    with pytest.raises(ValueError, match=word):
+        make()

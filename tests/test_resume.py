@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import numpy as np
@@ -13,7 +14,9 @@ import jaxdnn
 from jaxdnn import checkpoint
 
 # The same problem in the child and here: data and init from fixed jax.random keys, minibatches
-# with dropout, hand-written Adam, so the optimizer state and the shuffle order are exercised.
+# with dropout, hand-written Adam whose learning rate decays per epoch (the course's schedule, kept
+# in the optimizer state), and validation curves, so the optimizer state, the shuffle order, the
+# schedule's step and the saved histories are all exercised.
 PROBLEM = """
 import jax, jax.numpy as jnp
 jax.config.update("jax_enable_x64", True)
@@ -23,28 +26,31 @@ k_x, k_p = jax.random.split(jax.random.key(0))
 X = jax.random.normal(k_x, (40, 1000), jnp.float64)
 Y = (X[:1] + X[1:2] * X[2:3] > 0).astype(jnp.float64)
 PARAMS = jaxdnn.init_params(k_p, DIMS, "he", jnp.float64)
+DECAY = jaxdnn.schedules.inverse_time_decay(0.002, 0.5, time_interval=10, steps_per_epoch=16)
 KW = dict(num_iterations=60, batch_size=64, key=jax.random.key(7), keep_prob=0.9,
-          optimizer=jaxdnn.adam(0.001), checkpoint_every=5)
+          optimizer=jaxdnn.adam(DECAY), validation_data=(X[:, :200], Y[:, :200]),
+          checkpoint_every=5)
 """
 
 
-def run_child_and_kill_after(directory, lines: int):
-    """Start training in a subprocess; SIGKILL it after it has printed ``lines`` progress lines."""
+def run_child_and_kill_after(directory, epochs: int):
+    """Start training in a subprocess; SIGKILL it once it has checkpointed ``epochs`` epochs."""
     code = PROBLEM + textwrap.dedent(f"""
-        jaxdnn.fit(PARAMS, X, Y, ACTS, progress=True, checkpoint_dir={str(directory)!r}, **KW)
+        jaxdnn.fit(PARAMS, X, Y, ACTS, progress=False, checkpoint_dir={str(directory)!r}, **KW)
         print("finished")
     """)
-    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL)
     seen = []
     try:
-        for line in child.stderr:
-            if line.startswith("fit:"):
-                seen.append(line)
-            if len(seen) >= lines:
+        deadline = time.monotonic() + 240
+        while child.poll() is None and time.monotonic() < deadline:
+            seen = [p.name for p in checkpoint.list_checkpoints(directory)]
+            if seen and checkpoint.load(directory / seen[-1]).iteration >= epochs:
                 child.send_signal(signal.SIGKILL)
                 break
-        child.wait(timeout=120)
+            time.sleep(0.05)
+        child.wait(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
@@ -59,20 +65,23 @@ def problem():
 
 
 def test_killed_run_resumes_to_bitwise_equal_params(tmp_path, problem):
-    rc, seen = run_child_and_kill_after(tmp_path, lines=3)
-    assert rc == -signal.SIGKILL, f"the child was not killed (rc={rc}); progress seen: {seen}"
+    rc, seen = run_child_and_kill_after(tmp_path, epochs=15)
+    assert rc == -signal.SIGKILL, f"the child was not killed (rc={rc}); checkpoints seen: {seen}"
     latest = checkpoint.latest_checkpoint(tmp_path)
     assert latest is not None
     done = checkpoint.load(latest).iteration
     assert 15 <= done < 60, f"the kill did not interrupt training: checkpoint at epoch {done}"
 
     p, X, Y, acts, kw = (problem[k] for k in ("PARAMS", "X", "Y", "ACTS", "KW"))
-    resumed_params, resumed_costs = jaxdnn.fit(p, X, Y, acts, progress=False,
-                                               checkpoint_dir=tmp_path, **kw)
+    resumed_params, resumed_costs, resumed_val = jaxdnn.fit(p, X, Y, acts, progress=False,
+                                                            checkpoint_dir=tmp_path, **kw)
     kw_plain = {k: v for k, v in kw.items() if k != "checkpoint_every"}
-    params, costs = jaxdnn.fit(p, X, Y, acts, progress=False, chunk_size=5, **kw_plain)
+    params, costs, val = jaxdnn.fit(p, X, Y, acts, progress=False, chunk_size=5, **kw_plain)
 
     np.testing.assert_array_equal(np.asarray(resumed_costs), np.asarray(costs))
+    for a, b in zip(resumed_val, val):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert val.iteration.shape == (12,)
     for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(resumed_params),
                             jax.tree.leaves(params)):
         assert np.array_equal(np.asarray(a), np.asarray(b)), f"leaf {jax.tree_util.keystr(path)}"

@@ -58,10 +58,12 @@ out["X_sharding"] = [str(Xs.sharding.spec), [s.data.shape for s in Xs.addressabl
 p, _ = jaxdnn.fit(PARAMS, Xs, Ys, ACTS, num_iterations=5, learning_rate=0.1, mesh=mesh)
 out["X_after_fit"] = str(Xs.sharding.spec)
 out["params_after_presharded_fit"] = str(p[1]["b"].sharding.spec)
-hlo = jaxdnn.train._run.lower(
-    jaxdnn.train._Settings(ACTS, "manual", None, None, 0.0, None, False), 3,
-    *jax.device_put((PARAMS, ()), jaxdnn.sharding.replicated(mesh)), Xs, Ys,
-    jnp.float64(0.1), jax.random.key(0), jnp.asarray(0)).compile().as_text()
+opt = jaxdnn.gradient_descent(0.1)
+state = jax.device_put(jaxdnn.TrainState(PARAMS, opt.init(PARAMS), jnp.int32(0)),
+                       jaxdnn.sharding.replicated(mesh))
+hlo = jax.jit(jaxdnn.train_steps, static_argnums=(0, 1)).lower(
+    jaxdnn.TrainConfig(ACTS, opt.update), 3, state, jaxdnn.examples_first(Xs, Ys),
+    jax.random.key(0)).compile().as_text()
 out["all_reduces"] = hlo.count("all-reduce(")
 try:
     jaxdnn.fit(PARAMS, jnp.asarray(X[:, :90]), jnp.asarray(Y[:, :90]), ACTS, mesh=mesh,

@@ -1,4 +1,5 @@
-"""fit: the course's published runs, equality with independent loops, vmap, errors, compile reuse."""
+"""fit and train_steps: the course's published runs, equality with independent loops, vmap and
+sweeps without recompiling, validation curves, decay schedules, errors."""
 
 import os
 
@@ -180,19 +181,19 @@ def test_fit_leaves_the_callers_params_usable():
 def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
-    size = train._run._cache_size()
+    size = train._train_donated._cache_size()
     params2 = jaxdnn.init_params(jax.random.key(9), DIMS, "he", jnp.float64)
     jaxdnn.fit(params2, X + 1.0, Y, ACTS, learning_rate=0.05, num_iterations=20, chunk_size=10)
-    assert train._run._cache_size() == size
+    assert train._train_donated._cache_size() == size
 
 
-def test_progress_is_printed_between_chunks(capsys):
+def test_progress_bar_advances_between_chunks(capsys):
     params, X, Y = problem()
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10,
                progress=True)
-    err = capsys.readouterr().err.splitlines()
-    assert [line.split()[2] for line in err] == ["10/20", "20/20"]
-    assert "cost" in err[0] and "iterations/s" in err[0]
+    err = capsys.readouterr().err
+    assert "10/20" in err and "20/20" in err and "cost=" in err  # tqdm's bar, after each chunk
+    assert "5/20" not in err
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, progress=False)
     assert capsys.readouterr().err == ""
 
@@ -248,3 +249,149 @@ def test_bad_data_is_caught_by_fit_too():
         jaxdnn.fit(params, X, Y[0], ACTS)
     with pytest.raises(ValueError, match=r"X contains 1 NaN"):
         jaxdnn.fit(params, X.at[0, 0].set(jnp.nan), Y, ACTS)
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: no recompiling, vmap over hyperparameters, fit knows when it is traced
+
+
+def test_ten_fits_with_new_adam_optimizers_compile_once(caplog):
+    """Hyperparameters are data: ten learning rates, one compiled training program."""
+    params, X, Y = problem(m=19)  # a shape no other test uses: the first fit compiles
+    before = train._train_donated._cache_size()
+    kw = dict(num_iterations=6, chunk_size=3, batch_size=5, key=jax.random.key(0))
+    jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.adam(0.001), **kw)
+    assert train._train_donated._cache_size() == before + 1
+    costs = []
+    with jax.log_compiles(True), caplog.at_level("WARNING"):
+        for lr in np.geomspace(1e-3, 1e-1, 9):
+            costs.append(jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.adam(lr), **kw)[1])
+    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert compiles == [], compiles  # nothing at all compiled for fits 2..10
+    assert train._train_donated._cache_size() == before + 1
+    assert len({float(c[-1]) for c in costs}) == 9  # and the learning rates did differ
+
+
+@pytest.mark.parametrize("make", [jaxdnn.adam, optax.adam], ids=["jaxdnn.adam", "optax.adam"])
+def test_vmap_over_learning_rates_equals_separate_fits(make):
+    params, X, Y = problem()
+    lrs = [0.003, 0.03, 0.3]
+    kw = dict(num_iterations=12, batch_size=8, key=jax.random.key(2))
+    v_params, v_costs = jax.vmap(
+        lambda lr: jaxdnn.fit(params, X, Y, ACTS, optimizer=make(lr), **kw))(jnp.array(lrs))
+    for i, lr in enumerate(lrs):
+        p, c = jaxdnn.fit(params, X, Y, ACTS, optimizer=make(lr), **kw)
+        np.testing.assert_allclose(v_costs[i], c, rtol=1e-10, err_msg=f"lr={lr}")
+        assert_trees_close(jax.tree.map(lambda a: a[i], v_params), p, rtol=1e-10, atol=1e-12,
+                           what=f"vmapped lr={lr}")
+
+
+def test_jit_over_a_learning_rate_inside_an_optax_closure():
+    """The only traced value hides in optax.adam's closure: fit must still take its traced path,
+    and one compiled program serves every learning rate."""
+    params, X, Y = problem()
+    sweep = jax.jit(lambda lr: jaxdnn.fit(params, X, Y, ACTS, optimizer=optax.adam(lr),
+                                          num_iterations=8))
+    for lr in (0.01, 0.1):
+        p, c = sweep(lr)
+        p_ref, c_ref = jaxdnn.fit(params, X, Y, ACTS, optimizer=optax.adam(lr), num_iterations=8)
+        np.testing.assert_allclose(c, c_ref, rtol=1e-10)
+        assert_trees_close(p, p_ref, rtol=1e-10, atol=1e-13, what=f"jit lr={lr}")
+    assert sweep._cache_size() == 1
+
+
+def test_vmap_over_l2_strength_equals_separate_fits():
+    params, X, Y = problem()
+    l2s = [0.0, 0.5, 2.0]
+    v_params, v_costs = jax.vmap(lambda l2: jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1,
+                                                       num_iterations=10, l2=l2))(jnp.array(l2s))
+    for i, l2 in enumerate(l2s):
+        p, c = jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=10, l2=l2)
+        np.testing.assert_allclose(v_costs[i], c, rtol=1e-12)
+    # the independent reference: the core's own L2 cost at the initial params
+    assert float(v_costs[2, 0]) == pytest.approx(
+        float(jaxdnn.cost(params, X, Y, ACTS, l2=2.0)), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# the pure training function, validation curves, decay
+
+
+def test_train_steps_called_directly_equals_fit():
+    params, X, Y = problem(m=23)
+    key, opt = jax.random.key(3), jaxdnn.adam(0.01)
+    config = jaxdnn.TrainConfig(ACTS, opt.update, batch_size=5, keep_prob=0.9)
+    state = jaxdnn.TrainState(params, opt.init(params), jnp.int32(0))
+    run = jax.jit(jaxdnn.train_steps, static_argnums=(0, 1))
+    data = jaxdnn.examples_first(X, Y)
+    assert data.X.shape == (23, 3) and data.Y.shape == (23, 1)
+    state, m1 = run(config, 3, state, data, key)
+    state, m2 = run(config, 3, state, data, key)  # continues at epoch 3
+    p, c = jaxdnn.fit(params, X, Y, ACTS, optimizer=opt, num_iterations=6, batch_size=5,
+                      keep_prob=0.9, key=key)
+    np.testing.assert_array_equal(np.concatenate([m1.costs, m2.costs]), c)
+    assert int(state.step) == 6 and int(m2.bad) == -1
+    assert_trees_close(state.params, p, rtol=0, atol=0, what="train_steps vs fit")
+
+
+def test_validation_curves_are_measured_after_each_chunk():
+    params, X, Y = problem()
+    Xv, Yv = X[:, :10] * 0.9, Y[:, :10]
+    kw = dict(learning_rate=0.2, chunk_size=4)
+    p, costs, val = jaxdnn.fit(params, X, Y, ACTS, num_iterations=10,
+                               validation_data=(Xv, Yv), **kw)
+    np.testing.assert_array_equal(val.iteration, [4, 8, 10])
+    for i, n in enumerate([4, 8, 10]):  # independent: a shorter run, then the core's cost
+        p_n, _ = jaxdnn.fit(params, X, Y, ACTS, num_iterations=n, **kw)
+        assert float(val.cost[i]) == pytest.approx(float(jaxdnn.cost(p_n, Xv, Yv, ACTS)),
+                                                   rel=1e-12)
+        assert float(val.accuracy[i]) == float(jaxdnn.accuracy(p_n, Xv, Yv, ACTS))
+    # under vmap the same curves come out of the traced path
+    _, _, v_val = jax.vmap(lambda lr: jaxdnn.fit(params, X, Y, ACTS, learning_rate=lr,
+                                                 num_iterations=10, chunk_size=4,
+                                                 validation_data=(Xv, Yv)))(jnp.array([0.2]))
+    np.testing.assert_allclose(v_val.cost[0], val.cost, rtol=1e-12)
+    np.testing.assert_array_equal(v_val.iteration[0], val.iteration)
+
+
+def test_validation_is_shown_with_the_progress(capsys):
+    params, X, Y = problem()
+    jaxdnn.fit(params, X, Y, ACTS, num_iterations=4, chunk_size=2, learning_rate=0.1,
+               validation_data=(X, Y), progress=True)
+    err = capsys.readouterr().err
+    assert "val_cost=" in err and "val_acc=" in err
+
+
+@pytest.mark.parametrize("time_interval", [1, 2], ids=["update_lr", "schedule_lr_decay"])
+def test_fit_with_the_course_decay_equals_a_loop_with_the_course_formula(time_interval):
+    """Minibatches: the rate drops per epoch, lr0 / (1 + decay_rate * floor(epoch / interval))."""
+    params, X, Y = problem(m=23)
+    key, bs, lr0, rate, epochs = jax.random.key(4), 5, 0.3, 0.7, 4
+    schedule = jaxdnn.schedules.inverse_time_decay(lr0, rate, time_interval=time_interval,
+                                                   steps_per_epoch=5)  # ceil(23 / 5)
+    got_params, got_costs = jaxdnn.fit(params, X, Y, ACTS, learning_rate=schedule,
+                                       num_iterations=epochs, batch_size=bs, key=key)
+    k_shuffle, _ = jax.random.split(key)
+    p = params
+    for e in range(epochs):
+        lr = lr0 / (1 + rate * np.floor(e / time_interval))  # the course's formula
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_shuffle, e), 23))
+        for lo in range(0, 23, bs):
+            _, g = jaxdnn.manual_value_and_grad(p, X[:, perm[lo:lo + bs]], Y[:, perm[lo:lo + bs]],
+                                                ACTS)
+            p = jaxdnn.gd_update(p, g, lr)
+    assert_trees_close(got_params, p, rtol=1e-11, atol=1e-14, what="decayed fit")
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(validation_data=(1, 2, 3)), TypeError, r"validation_data must be a pair"),
+    (dict(validation_data=(jnp.zeros((2, 5)), jnp.zeros((1, 5)))), ValueError,
+     r"validation_data: X must have shape \(3, m\)"),
+    (dict(key=5), TypeError, r"key must be one PRNG key"),
+    (dict(progress="yes"), TypeError, r"progress must be True, False or None"),
+    (dict(l2=jnp.asarray(-1.0)), ValueError, r"l2 must lie in \[0, inf\)"),
+])
+def test_bad_new_settings_raise_before_any_work(kwargs, error, match):
+    params, X, Y = problem()
+    with pytest.raises(error, match=match):
+        jaxdnn.fit(params, X, Y, ACTS, **kwargs)
