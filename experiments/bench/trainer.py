@@ -7,11 +7,11 @@ memory by at most one working copy of X? All three are measured in one run, as r
 memory growth is measured in a fresh process per variant (the kernel's peak-RSS counter is reset
 after the compile, then read after a second, timed fit).
 
-    python -m experiments.bench_trainer                 # the full problem (about a minute)
-    python -m experiments.bench_trainer --quick         # a small smoke run
-    python -m experiments.bench_trainer --epochs 5 --repeats 5
+    python -m experiments.bench.trainer                 # the full problem (about a minute)
+    python -m experiments.bench.trainer --quick         # a small smoke run
+    python -m experiments.bench.trainer --epochs 5 --repeats 5
 
-Writes ``out/bench_trainer.json``. Synthetic data (uniform pixels, random labels): the speed of an
+Writes ``out/bench/trainer.json``. Synthetic data (uniform pixels, random labels): the speed of an
 epoch does not depend on the values.
 """
 
@@ -38,7 +38,7 @@ class Config:
     repeats: int = 3         # timed calls; the fastest counts
     learning_rate: float = 0.01
     seed: int = 0
-    out: str = "out/bench_trainer.json"
+    out: str = "out/bench/trainer.json"
 
     @classmethod
     def from_args(cls, argv=None) -> tuple["Config", argparse.Namespace]:
@@ -161,7 +161,7 @@ def memory_child(cfg: Config, variant: str) -> dict:
 def measure_memory(cfg: Config, variant: str, argv) -> dict | None:
     if not pathlib.Path("/proc/self/clear_refs").exists():
         return None  # not Linux: no resettable peak-RSS counter
-    cmd = [sys.executable, "-m", "experiments.bench_trainer", *argv, "--memory-child", variant]
+    cmd = [sys.executable, "-m", "experiments.bench.trainer", *argv, "--memory-child", variant]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          cwd=pathlib.Path(__file__).resolve().parents[1])
     return json.loads(out.stdout.strip().splitlines()[-1])
