@@ -93,8 +93,8 @@ def _is_ml_dtype(dtype) -> bool:
 def _history(values, what: str) -> np.ndarray:
     if isinstance(values, jax.core.Tracer) or not isinstance(
             values, (list, tuple, np.ndarray, np.generic, jax.Array)):
-        raise ValueError(f"{what} must be a 1-D or 2-D array of numbers, got "
-                         f"{type(values).__name__}")
+        raise TypeError(f"{what} must be a 1-D or 2-D array of numbers, got "
+                        f"{type(values).__name__}")
     try:
         arr = np.asarray(values)
     except ValueError:

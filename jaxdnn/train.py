@@ -409,7 +409,9 @@ def _check_key(key):
     if not ok:
         what = (f"an array of dtype {key.dtype} and shape {key.shape}"
                 if hasattr(key, "dtype") else type(key).__name__)
-        raise TypeError(f"key must be one PRNG key, jax.random.key(seed), got {what}")
+        is_key = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        error = ValueError if is_key else TypeError  # keys of the wrong shape: a batch of keys
+        raise error(f"key must be one PRNG key, jax.random.key(seed), got {what}")
 
 
 def _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, key, l2,

@@ -40,36 +40,72 @@ def test_the_drawn_architectures_cover_the_required_ranges():
     assert {m for _, _, m in ARCHS} >= {1, 64}
 
 
-def make_problem(dims, m, dtype, seed):
+def make_problem(dims, m, dtype, seed, output="sigmoid"):
+    """A network ending in ``output`` with labels that suit it: 0/1, one-hot columns or real targets."""
+    dims = list(dims[:-1]) + [max(dims[-1], 2)] if output == "softmax" else list(dims)
     k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
     params = jaxdnn.init_params(k_p, dims, "xavier", dtype)
     X = jax.random.normal(k_x, (dims[0], m), dtype)
-    Y = jax.random.bernoulli(k_y, 0.5, (dims[-1], m)).astype(dtype)
+    if output == "softmax":
+        Y = jaxdnn.one_hot(jax.random.randint(k_y, (m,), 0, dims[-1]), dims[-1], dtype)
+    elif output == "linear":
+        Y = 3 * jax.random.normal(k_y, (dims[-1], m), dtype)
+    else:
+        Y = jax.random.bernoulli(k_y, 0.5, (dims[-1], m)).astype(dtype)
     return params, X, Y
 
 
-# Every architecture under jit; eager mode compiles each primitive for each new shape (about 3 s an
-# architecture on 2 cores), so it runs on every fourth one, which still covers every activation.
-CASES = [(i, "jit") for i in range(len(ARCHS))] + [(i, "eager") for i in range(0, len(ARCHS), 4)]
+def assert_manual_equals_autodiff(manual, auto, dtype, tol, what):
+    (J_man, g_man), (J_auto, g_auto) = manual, auto
+    assert jax.tree.structure(g_man) == jax.tree.structure(g_auto), what
+    assert J_man.dtype == dtype and float(J_man) == pytest.approx(float(J_auto), rel=tol), what
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(g_man), jax.tree.leaves(g_auto)):
+        assert a.dtype == dtype, what
+        d = relative_difference(a, b)
+        assert d < tol, f"{what} leaf {jax.tree_util.keystr(path)}: {d:.2e} >= {tol}"
 
 
-def test_the_eager_subset_covers_every_activation():
-    assert {a for i, mode in CASES if mode == "eager" for a in ARCHS[i][1]} == set(NAMES)
+# (output, dtype, tolerance) checked on every drawn architecture
+PASSES = [("sigmoid", jnp.float64, 1e-10), ("softmax", jnp.float64, 1e-10),
+          ("linear", jnp.float64, 1e-10), ("sigmoid", jnp.float32, 2e-5)]
+
+
+@pytest.mark.parametrize("i", range(len(ARCHS)))
+def test_manual_equals_autodiff_on_random_networks(i):
+    """Sigmoid, softmax and linear outputs in float64 and sigmoid in float32, under jit."""
+    dims, acts, m = ARCHS[i]
+    problems = [make_problem(dims, m, dtype, seed=i if out == "sigmoid" else 100 + i, output=out)
+                for out, dtype, _ in PASSES]
+    outs = [acts[:-1] + (out,) for out, _, _ in PASSES]
+
+    @jax.jit  # every output and dtype in one program: one compile per architecture
+    def run(problems):
+        return [(jaxdnn.manual_value_and_grad(*prob, a), jaxdnn.autodiff_value_and_grad(*prob, a))
+                for prob, a in zip(problems, outs)]
+
+    for (out, dtype, tol), (manual, auto) in zip(PASSES, run(problems)):
+        what = f"{dims} {acts[:-1]} + {out} m={m} {jnp.dtype(dtype)}"
+        assert_manual_equals_autodiff(manual, auto, dtype, tol, what)
+
+
+# Eager mode compiles each primitive for each new shape (seconds an architecture on 2 cores): it
+# runs on two architectures, one with every hidden activation, one with width-1 layers and m = 1.
+EAGER = [0, 8]
+
+
+def test_the_eager_subset_covers_every_activation_and_width_1():
+    assert {a for i in EAGER for a in ARCHS[i][1]} == set(NAMES)
+    assert any(1 in ARCHS[i][0] and ARCHS[i][2] == 1 for i in EAGER)
 
 
 @pytest.mark.parametrize("dtype,tol", [(jnp.float64, 1e-10), (jnp.float32, 2e-5)])
-@pytest.mark.parametrize("i,mode", CASES)
-def test_manual_equals_autodiff_on_random_networks(i, mode, dtype, tol):
+@pytest.mark.parametrize("i", EAGER)
+def test_manual_equals_autodiff_eagerly(i, dtype, tol):
     dims, acts, m = ARCHS[i]
     params, X, Y = make_problem(dims, m, dtype, seed=i)
-    J_man, g_man = maybe_jit(jaxdnn.manual_value_and_grad, mode)(params, X, Y, acts)
-    J_auto, g_auto = maybe_jit(jaxdnn.autodiff_value_and_grad, mode)(params, X, Y, acts)
-    assert jax.tree.structure(g_man) == jax.tree.structure(g_auto) == jax.tree.structure(params)
-    assert J_man.dtype == dtype and float(J_man) == pytest.approx(float(J_auto), rel=tol)
-    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(g_man), jax.tree.leaves(g_auto)):
-        assert a.dtype == dtype
-        d = relative_difference(a, b)
-        assert d < tol, f"{dims} {acts} m={m} leaf {jax.tree_util.keystr(path)}: {d:.2e} >= {tol}"
+    assert_manual_equals_autodiff(jaxdnn.manual_value_and_grad(params, X, Y, acts),
+                                  jaxdnn.autodiff_value_and_grad(params, X, Y, acts), dtype, tol,
+                                  f"eager {dims} {acts} m={m} {jnp.dtype(dtype)}")
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu"])
@@ -162,41 +198,9 @@ def test_custom_vjp_input_and_label_gradients_equal_autodiff():
     assert_trees_close(manual, auto, rtol=1e-12, atol=1e-16, what="dJ/dX, dJ/dY")
 
 
-def make_output_problem(dims, m, output, seed):
-    """A network ending in ``output`` with labels that suit it: one-hot columns or real targets."""
-    dims = list(dims[:-1]) + [max(dims[-1], 2)] if output == "softmax" else list(dims)
-    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
-    params = jaxdnn.init_params(k_p, dims, "xavier", jnp.float64)
-    X = jax.random.normal(k_x, (dims[0], m), jnp.float64)
-    if output == "softmax":
-        Y = jaxdnn.one_hot(jax.random.randint(k_y, (m,), 0, dims[-1]), dims[-1], jnp.float64)
-    else:
-        Y = 3 * jax.random.normal(k_y, (dims[-1], m), jnp.float64)
-    return params, X, Y
-
-
-@pytest.mark.parametrize("output", ["softmax", "linear"])
-@pytest.mark.parametrize("i", range(len(ARCHS)))
-def test_manual_equals_autodiff_for_softmax_and_linear_outputs(i, output):
-    dims, acts, m = ARCHS[i]
-    acts = acts[:-1] + (output,)
-    params, X, Y = make_output_problem(dims, m, output, seed=100 + i)
-
-    @jax.jit  # both passes in one program: one compile per architecture
-    def both(params, X, Y):
-        return (jaxdnn.manual_value_and_grad(params, X, Y, acts),
-                jaxdnn.autodiff_value_and_grad(params, X, Y, acts))
-
-    (J_man, g_man), (J_auto, g_auto) = both(params, X, Y)
-    assert float(J_man) == pytest.approx(float(J_auto), rel=1e-10)
-    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(g_man), jax.tree.leaves(g_auto)):
-        d = relative_difference(a, b)
-        assert d < 1e-10, f"{dims} {acts} m={m} leaf {jax.tree_util.keystr(path)}: {d:.2e}"
-
-
 @pytest.mark.parametrize("output", ["softmax", "linear"])
 def test_custom_vjp_cost_with_softmax_and_linear_outputs_passes_check_grads(output):
-    params, X, Y = make_output_problem([4, 5, 3], 6, output, seed=12)
+    params, X, Y = make_problem([4, 5, 3], 6, jnp.float64, seed=12, output=output)
     acts = ("tanh", output)
     f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)  # noqa: E731
     check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)

@@ -66,4 +66,5 @@ def test_every_script_has_help(name, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "--out" in text and "--quick" in text
-    assert module.__doc__.splitlines()[0] in " ".join(text.split()) or "python -m" in text
+    assert text.startswith(f"usage: python -m experiments.{name} "), text[:200]
+    assert module.__doc__.splitlines()[0] in " ".join(text.split()), "help lacks the docstring"
