@@ -28,14 +28,14 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 # ----------------------------------------------------------------------------------------------
 # configuration
 
 
-def option(default, help: str, choices=None):  # noqa: A002 (argparse's name)
+def option(default, help: str, choices=None):
     """A config field with its command-line help: ``lr: float = option(0.005, "step size")``.
 
     ``choices``: the allowed values (of each item, for a tuple field); others are a usage error.
@@ -172,7 +172,7 @@ def skip(result: dict, reason: str) -> dict:
 
 def markdown_table(headers, rows) -> str:
     """A GitHub-flavoured Markdown table; cells are ``str``-ed and ``|`` is escaped."""
-    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")
     lines = ["| " + " | ".join(map(cell, headers)) + " |",
              "| " + " | ".join("---" for _ in headers) + " |"]
     lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
@@ -294,9 +294,9 @@ def load_cat(data_dir):
     try:
         return data.load_catvnoncat(folder), None
     except (FileNotFoundError, ImportError, ValueError) as e:
-        return None, (f"the cat / non-cat data could not be loaded from {folder}: {e}. Point at the "
-                      "folder with --data-dir PATH (python -m experiments.reproduce --data-dir PATH) "
-                      "or set JAXDNN_DATA=PATH.")
+        return None, (f"the cat / non-cat data could not be loaded from {folder}: {e}. Point at "
+                      "the folder with --data-dir PATH (python -m experiments.reproduce --data-dir "
+                      "PATH) or set JAXDNN_DATA=PATH.")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def main(argv=None) -> dict:
         t_i = time.perf_counter()
         try:
             res = module.main(argv_i)
-        except Exception as e:  # one failure must not hide the other experiments
+        except Exception as e:  # noqa: BLE001 - one failure must not hide the other experiments
             res = {"name": name, "question": module.__doc__.strip().splitlines()[0],
                    "status": "error", "reason": f"{type(e).__name__}: {e}", "tables": [],
                    "plots": [], "notes": ["```\n" + traceback.format_exc() + "```"],
@@ -172,7 +172,8 @@ def render(cfg, results, env, total, argv) -> str:
             ("total wall time", f"{total:.1f} s"),
             ("quick", str(cfg.quick)),
             ("jax / jaxlib", f"{env['jax']} / {env['jaxlib']}"),
-            ("numpy / optax / matplotlib", f"{env['numpy']} / {env['optax']} / {env['matplotlib']}"),
+            ("numpy / optax / matplotlib",
+             f"{env['numpy']} / {env['optax']} / {env['matplotlib']}"),
             ("python", env["python"]),
             ("device", f"{env['backend']}: {', '.join(env['devices'])} ({env['cpu_count']} logical "
                        "CPUs)"),

@@ -1,8 +1,8 @@
 """Activation functions, each with its hand-written derivative.
 
 Contract: every activation ``g`` maps an array ``Z`` of shape ``(n_l, m)`` to ``g(Z)`` of the same
-shape and dtype. :func:`activation_backward` gives ``dZ = dA dg/dZ`` for each, written by hand (never
-by ``jax.grad``): for the elementwise activations it is the course's ``dZ = dA * g'(Z)`` with
+shape and dtype. :func:`activation_backward` gives ``dZ = dA dg/dZ`` for each, written by hand
+(never by ``jax.grad``): for the elementwise activations it is the course's ``dZ = dA * g'(Z)`` with
 ``derivative(name)(Z) = g'(Z)``; for ``softmax``, which mixes the n_l entries of each column, it is
 the Jacobian-vector product ``dZ = A * (dA - sum(A * dA, axis=0))`` with ``A = softmax(Z)``.
 
@@ -18,68 +18,69 @@ and hand-derived and automatic gradients agree bit for bit there too.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 LEAKY_SLOPE = 0.01
 """Slope of leaky_relu for negative inputs (the course's value)."""
 
 
-def sigmoid(Z):
+def sigmoid(Z: ArrayLike) -> jax.Array:
     """``1 / (1 + exp(-Z))``, elementwise."""
     return jax.nn.sigmoid(Z)
 
 
-def tanh(Z):
+def tanh(Z: ArrayLike) -> jax.Array:
     """``tanh(Z)``, elementwise."""
     return jnp.tanh(Z)
 
 
-def relu(Z):
+def relu(Z: ArrayLike) -> jax.Array:
     """``max(Z, 0)``; written as ``where(Z > 0, Z, 0)`` so ``jax.grad`` gives 0 at ``Z == 0``."""
     return jnp.where(Z > 0, Z, jnp.zeros_like(Z))
 
 
-def leaky_relu(Z):
+def leaky_relu(Z: ArrayLike) -> jax.Array:
     """``Z`` for ``Z > 0``, else ``LEAKY_SLOPE * Z``."""
     return jnp.where(Z > 0, Z, LEAKY_SLOPE * Z)
 
 
-def linear(Z):
+def linear(Z: ArrayLike) -> jax.Array:
     """The identity."""
     return Z
 
 
-def softmax(Z):
+def softmax(Z: ArrayLike) -> jax.Array:
     """``exp(Z) / sum(exp(Z), axis=0)``: each column (one example's n_l logits) to probabilities."""
     return jax.nn.softmax(Z, axis=0)
 
 
-def sigmoid_derivative(Z):
+def sigmoid_derivative(Z: jax.Array) -> jax.Array:
     s = jax.nn.sigmoid(Z)
     return s * (1 - s)  # g'(Z) = s (1 - s)
 
 
-def tanh_derivative(Z):
+def tanh_derivative(Z: jax.Array) -> jax.Array:
     t = jnp.tanh(Z)
     return 1 - t * t  # g'(Z) = 1 - tanh^2(Z)
 
 
-def relu_derivative(Z):
+def relu_derivative(Z: jax.Array) -> jax.Array:
     return (Z > 0).astype(Z.dtype)  # g'(Z) = 1[Z > 0]; 0 at Z == 0
 
 
-def leaky_relu_derivative(Z):
+def leaky_relu_derivative(Z: jax.Array) -> jax.Array:
     return jnp.where(Z > 0, jnp.ones_like(Z), jnp.full_like(Z, LEAKY_SLOPE))
 
 
-def linear_derivative(Z):
+def linear_derivative(Z: jax.Array) -> jax.Array:
     return jnp.ones_like(Z)
 
 
-def softmax_backward(dA, Z):
+def softmax_backward(dA: jax.Array, Z: jax.Array) -> jax.Array:
     """``dZ = J_softmax(Z)^T dA`` column by column, written by hand.
 
     With ``A = softmax(Z)`` the Jacobian of one column is ``diag(A) - A A^T`` (symmetric), so

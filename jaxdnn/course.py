@@ -7,14 +7,20 @@ same numbers (and in float64), so experiments and tests build them here and hand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn.checks import check_layer_dims
 from jaxdnn.initializers import SCALES
+from jaxdnn.typing import DTypeLike, Params
 
 
-def course_params(layer_dims, seed: int, method: str, dtype=jnp.float64):
+def course_params(
+    layer_dims: Sequence[int], seed: int, method: str, dtype: DTypeLike = jnp.float64
+) -> Params:
     """Initial params exactly as the course draws them.
 
     ``np.random.seed(seed)``, then for l = 1..L: ``W_l = randn(n_l, n_{l-1}) * scale(n_{l-1})``,
@@ -42,7 +48,9 @@ def course_params(layer_dims, seed: int, method: str, dtype=jnp.float64):
     return params
 
 
-def gradient_check_test_case(dtype=jnp.float64):
+def gradient_check_test_case(
+    dtype: DTypeLike = jnp.float64,
+) -> tuple[Params, jax.Array, jax.Array, tuple[str, ...]]:
     """The course's 3-layer gradient-check network: ``(params, X, Y, activations)``.
 
     ``np.random.seed(1)``; X = randn(4, 3); Y = [1, 1, 0]; then W1 (5, 4), b1 (5, 1), W2 (3, 5),

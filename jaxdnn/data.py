@@ -124,7 +124,7 @@ class CatData(NamedTuple):
     classes: list[str]
 
 
-def find_cat_dir(path=None) -> Path:
+def find_cat_dir(path: str | os.PathLike | None = None) -> Path:
     """The folder to read the cat / non-cat files from.
 
     Args:
@@ -210,7 +210,7 @@ def _read_split(h5py, file: Path, split: str):
     return X, Y, names
 
 
-def load_catvnoncat(path=None) -> CatData:
+def load_catvnoncat(path: str | os.PathLike | None = None) -> CatData:
     """Load the course's cat / non-cat images, flattened and scaled as in the course.
 
     Reads ``train_catvnoncat.h5`` (keys ``train_set_x`` (m, 64, 64, 3) uint8, ``train_set_y`` (m,),
@@ -267,7 +267,7 @@ def load_catvnoncat(path=None) -> CatData:
 # the course's planar flower
 
 
-def planar_flower(m: int = 400, a: float = 4, seed: int = 1):
+def planar_flower(m: int = 400, a: float = 4, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The course's two-class "flower" (planar data exercise), exactly as the course draws it.
 
     With ``N = m // 2`` points per class, for class ``j`` in 0, 1 (rows ``N*j .. N*(j+1)-1``)::
@@ -320,7 +320,12 @@ def _shuffle_and_noise(X, y, noise, rs):
     return X.T.copy(), y.reshape(1, -1).astype(np.float64)  # (2, m), (1, m)
 
 
-def make_circles(n_samples: int = 100, noise: float | None = None, factor: float = 0.8, seed=None):
+def make_circles(
+    n_samples: int = 100,
+    noise: float | None = None,
+    factor: float = 0.8,
+    seed: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """A large circle holding a smaller one; ``sklearn.datasets.make_circles`` bit for bit.
 
     ``n_out = n_samples // 2`` points at angles ``linspace(0, 2*pi, n_out, endpoint=False)`` on the
@@ -359,7 +364,11 @@ def make_circles(n_samples: int = 100, noise: float | None = None, factor: float
     return _shuffle_and_noise(X, y, noise, rs)
 
 
-def make_moons(n_samples: int = 100, noise: float | None = None, seed=None):
+def make_moons(
+    n_samples: int = 100,
+    noise: float | None = None,
+    seed: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles; ``sklearn.datasets.make_moons`` bit for bit.
 
     ``n_out = n_samples // 2`` points ``(cos s, sin s)``, ``s = linspace(0, pi, n_out)``, get
@@ -391,7 +400,7 @@ def make_moons(n_samples: int = 100, noise: float | None = None, seed=None):
     return _shuffle_and_noise(X, y, noise, rs)
 
 
-def course_circles():
+def course_circles() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The initialization exercise's data: ``np.random.seed(1)``; ``make_circles(300, noise=.05)``
     for training, then ``np.random.seed(2)``; ``make_circles(100, noise=.05)`` for testing.
 
@@ -404,7 +413,7 @@ def course_circles():
     return train_X, train_Y, test_X, test_Y
 
 
-def course_moons():
+def course_moons() -> tuple[np.ndarray, np.ndarray]:
     """The optimization exercise's data: ``np.random.seed(3)``; ``make_moons(300, noise=.2)``.
 
     Returns:
@@ -476,7 +485,9 @@ def _pg_spiral(rs, n_pos, n_neg, noise, n_half):
     return np.r_[xp, xn], np.r_[yp, yn], label
 
 
-def playground(name: str, n_samples: int = 500, noise: float = 0.0, seed: int = 0):
+def playground(
+    name: str, n_samples: int = 500, noise: float = 0.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A classification data set of the TensorFlow Playground (``src/dataset.ts``).
 
     The formulas follow the Playground; ``Math.random`` becomes ``np.random.RandomState(seed)``

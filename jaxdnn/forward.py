@@ -7,13 +7,23 @@ under ``jit``). Shapes are checked at entry (see :mod:`jaxdnn.checks`).
 
 from __future__ import annotations
 
+import jax
+
 from jaxdnn.checks import check_network_args, checked
-from jaxdnn.layers import linear_activation_forward
+from jaxdnn.layers import LayerCache, linear_activation_forward
 from jaxdnn.regularization import dropout_masks
+from jaxdnn.typing import Activations, ArrayLike, Params, PRNGKey
 
 
 @checked(check_network_args)
-def forward(params, X, activations, *, keep_prob=None, key=None):
+def forward(
+    params: Params,
+    X: ArrayLike,
+    activations: Activations,
+    *,
+    keep_prob: float | None = None,
+    key: PRNGKey | None = None,
+) -> tuple[jax.Array, list[LayerCache]]:
     """Forward propagation through all L layers, one :func:`jaxdnn.linear_activation_forward` each.
 
     Args:

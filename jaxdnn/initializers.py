@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 
 from jaxdnn.checks import check_layer_dims
+from jaxdnn.typing import DTypeLike, Params, PRNGKey
 
 # scale of W_l's N(0, 1) draw as a function of n_{l-1}
 SCALES = {
@@ -19,7 +22,9 @@ METHODS = tuple(SCALES)
 """Names accepted by :func:`init_params`."""
 
 
-def init_params(key, layer_dims, method: str = "he", dtype=jnp.float32):
+def init_params(
+    key: PRNGKey, layer_dims: Sequence[int], method: str = "he", dtype: DTypeLike = jnp.float32
+) -> Params:
     """Initial parameters of a fully connected network.
 
     Args:

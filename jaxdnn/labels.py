@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn.checks import as_array, is_concrete, summarize
+from jaxdnn.typing import ArrayLike, DTypeLike
 
 
-def one_hot(labels, num_classes: int, dtype=jnp.float32):
-    """One-hot columns ``Y`` of shape `(K, m)` from integer class labels, as the course lays out ``Y``.
+def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = jnp.float32) -> jax.Array:
+    """One-hot columns ``Y`` `(K, m)` from integer class labels, as the course lays out ``Y``.
 
     ``Y[k, i] = 1`` where ``labels[i] == k``, else 0.
 
@@ -48,6 +49,6 @@ def one_hot(labels, num_classes: int, dtype=jnp.float32):
     return jax.nn.one_hot(labels, num_classes, dtype=dtype, axis=0)  # (K, m)
 
 
-def classes(Y):
+def classes(Y: ArrayLike) -> jax.Array:
     """The class index of each one-hot column of ``Y`` `(K, m)`: `(m,)` integers (``argmax``)."""
     return jnp.argmax(jnp.asarray(Y), axis=0)

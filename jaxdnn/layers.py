@@ -1,8 +1,8 @@
 """The course's layer building blocks: one layer's forward and backward pass.
 
 Every network-level function in jaxdnn (:func:`jaxdnn.forward`, :func:`jaxdnn.backward`,
-:func:`jaxdnn.backward_from`, the value-and-grads and the custom-VJP cost) is a loop over these four,
-so each equation is written once, here::
+:func:`jaxdnn.backward_from`, the value-and-grads and the custom-VJP cost) is a loop over these
+four, so each equation is written once, here::
 
     linear_forward:              Z = W A_prev + b                    # (n_l, m)
     linear_activation_forward:   A = g(Z)                            # (n_l, m)
@@ -24,8 +24,14 @@ from typing import NamedTuple
 import jax
 
 from jaxdnn import activations as _act
-from jaxdnn.checks import (check_layer_args, check_layer_backward_args, check_linear_args,
-                           check_linear_backward_args, checked)
+from jaxdnn.checks import (
+    check_layer_args,
+    check_layer_backward_args,
+    check_linear_args,
+    check_linear_backward_args,
+    checked,
+)
+from jaxdnn.typing import ArrayLike
 
 
 class LinearCache(NamedTuple):
@@ -49,7 +55,7 @@ class LayerCache(NamedTuple):
 
 
 @checked(check_linear_args)
-def linear_forward(A_prev, W, b):
+def linear_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[jax.Array, LinearCache]:
     """The linear part of a layer: ``Z = W A_prev + b``.
 
     Args:
@@ -66,7 +72,9 @@ def linear_forward(A_prev, W, b):
 
 
 @checked(check_layer_args)
-def linear_activation_forward(A_prev, W, b, activation):
+def linear_activation_forward(
+    A_prev: ArrayLike, W: ArrayLike, b: ArrayLike, activation: str
+) -> tuple[jax.Array, LayerCache]:
     """One whole layer: ``A = g(W A_prev + b)``.
 
     Args:
@@ -85,7 +93,9 @@ def linear_activation_forward(A_prev, W, b, activation):
 
 
 @checked(check_linear_backward_args)
-def linear_backward(dZ, cache):
+def linear_backward(
+    dZ: ArrayLike, cache: LinearCache
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The linear part of a layer backwards, from ``dZ`` to the gradients and ``dA_prev``.
 
     Args:
@@ -110,7 +120,9 @@ def linear_backward(dZ, cache):
 
 
 @checked(check_layer_backward_args)
-def linear_activation_backward(dA, cache, activation):
+def linear_activation_backward(
+    dA: ArrayLike, cache: LayerCache, activation: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One whole layer backwards: ``dZ = dA * g'(Z)``, then :func:`linear_backward`.
 
     Args:

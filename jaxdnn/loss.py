@@ -23,9 +23,10 @@ import jax.numpy as jnp
 from jaxdnn.checks import check_problem_args, checked
 from jaxdnn.forward import forward
 from jaxdnn.regularization import has_l2, l2_penalty
+from jaxdnn.typing import Activations, ArrayLike, Params, PRNGKey
 
 
-def bce_from_logits(Z, Y):
+def bce_from_logits(Z: ArrayLike, Y: ArrayLike) -> jax.Array:
     """Elementwise binary cross-entropy of labels ``Y`` against ``sigmoid(Z)``.
 
     Args:
@@ -43,7 +44,7 @@ def bce_from_logits(Z, Y):
     return relu - Z * Y + jnp.log1p(jnp.exp(neg_abs))
 
 
-def softmax_cross_entropy_from_logits(Z, Y):
+def softmax_cross_entropy_from_logits(Z: ArrayLike, Y: ArrayLike) -> jax.Array:
     """Categorical cross-entropy of each column: ``-sum_k Y_k log softmax(Z)_k``.
 
     Args:
@@ -56,7 +57,7 @@ def softmax_cross_entropy_from_logits(Z, Y):
     return -jnp.sum(Y * jax.nn.log_softmax(Z, axis=0), axis=0)  # log-sum-exp inside: finite
 
 
-def squared_error(Z, Y):
+def squared_error(Z: ArrayLike, Y: ArrayLike) -> jax.Array:
     """Half the squared error of each column: ``||Z - Y||^2 / 2``.
 
     Args:
@@ -69,7 +70,7 @@ def squared_error(Z, Y):
     return 0.5 * jnp.sum(jnp.square(Z - Y), axis=0)
 
 
-def loss_from_logits(ZL, Y, output: str):
+def loss_from_logits(ZL: jax.Array, Y: jax.Array, output: str) -> jax.Array:
     """Per-example losses of the cost that ``output`` names.
 
     Args:
@@ -120,18 +121,28 @@ def label_gradient(ZL, Y, output: str):
 
 
 @checked(check_problem_args)
-def cost(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
+def cost(
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
+    activations: Activations,
+    *,
+    l2: float = 0.0,
+    keep_prob: float | None = None,
+    key: PRNGKey | None = None,
+) -> jax.Array:
     """The mean cost of the network on ``(X, Y)``; the output activation names it.
 
-    ``J = (1/m) sum_examples loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``: binary cross-entropy summed
-    over the n_L independent sigmoid outputs, categorical cross-entropy over a softmax's n_L classes,
-    or half the squared error of a linear output (see the table above).
+    ``J = (1/m) sum_examples loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``: binary cross-entropy
+    summed over the n_L independent sigmoid outputs, categorical cross-entropy over a softmax's n_L
+    classes, or half the squared error of a linear output (see the table above).
 
     Args:
       params: list of L ``{"W", "b"}`` dicts.
       X: `(n_x, m)` inputs.
       Y: `(n_L, m)` labels: in [0, 1] for sigmoid; one-hot columns for softmax (see
-        :func:`jaxdnn.one_hot`); real numbers for linear. A `(m,)` vector is an error, not broadcast.
+        :func:`jaxdnn.one_hot`); real numbers for linear. A `(m,)` vector is an error, not
+        broadcast.
       activations: L names; the last one of ``"sigmoid"``, ``"softmax"``, ``"linear"``.
       l2: L2 regularisation strength lambda (0 = none).
       keep_prob: inverted-dropout keep probability for hidden layers (None = no dropout).

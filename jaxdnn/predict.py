@@ -6,14 +6,16 @@ column; ``linear``: the outputs themselves (a regression has no accuracy: use :f
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from jaxdnn.checks import check_prediction_args, check_problem_args, checked
 from jaxdnn.forward import forward
+from jaxdnn.typing import Activations, ArrayLike, Params
 
 
 @checked(check_prediction_args)
-def predict(params, X, activations):
+def predict(params: Params, X: ArrayLike, activations: Activations) -> jax.Array:
     """Predictions of the network for the examples in ``X``.
 
     Args:
@@ -44,7 +46,7 @@ def _check_accuracy_args(params, X, Y, activations, **kwargs):
 
 
 @checked(_check_accuracy_args)
-def accuracy(params, X, Y, activations):
+def accuracy(params: Params, X: ArrayLike, Y: ArrayLike, activations: Activations) -> jax.Array:
     """Fraction of predictions that :func:`predict` gets right, in the params' dtype.
 
     sigmoid: the fraction of the n_L x m entries of ``Y`` that ``A_L > 0.5`` matches; softmax: the

@@ -11,14 +11,18 @@ global array.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import numpy as np
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from jax.typing import ArrayLike
 
 DATA_AXIS = "data"
 
 
-def data_mesh(devices=None) -> Mesh:
+def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh with axis ``"data"`` over ``devices`` (default: every device of every process).
 
     The axis uses automatic sharding propagation (``AxisType.Auto``), so XLA places the
@@ -55,7 +59,9 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(as_auto_mesh(mesh), P())
 
 
-def shard_data(mesh: Mesh, *arrays, process_local: bool = False):
+def shard_data(
+    mesh: Mesh, *arrays: ArrayLike, process_local: bool = False
+) -> jax.Array | tuple[jax.Array, ...]:
     """Place ``(n, m)`` arrays with their m columns split over the mesh's ``"data"`` axis.
 
     Args:
@@ -66,8 +72,8 @@ def shard_data(mesh: Mesh, *arrays, process_local: bool = False):
         them.
 
     Returns:
-      the arrays as global ``jax.Array``\\ s sharded ``PartitionSpec(None, "data")`` (one array, or a
-      tuple when several were given).
+      the arrays as global ``jax.Array`` objects sharded ``PartitionSpec(None, "data")`` (one
+      array, or a tuple when several were given).
 
     Raises:
       ValueError: when m is not divisible by the size of the ``"data"`` axis: the examples are
