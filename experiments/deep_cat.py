@@ -42,8 +42,8 @@ class Config:
 
 
 QUESTION = ("Do the course's two-layer (12288-7-1) and L-layer (12288-20-7-5-1) cat classifiers, "
-            "trained by jaxdnn from the course's own initial weights in float64, print the course's "
-            "costs and accuracies?")
+            "trained by jaxdnn from the course's own initial weights in float64, print the "
+            "course's costs and accuracies?")
 
 # the course's printouts: (cost at 0, cost at 2400, train, test, cost digits shown)
 COURSE = {
@@ -110,8 +110,8 @@ def main(argv=None) -> dict:
         result, "Course vs ours: deep networks on the cat images", rows,
         note="float64, the course's initial weights (np.random.seed(1); randn * 0.01 for the "
              "two-layer net, randn / sqrt(n_{l-1}) for the L-layer net), full-batch gradient "
-             "descent with the hand-derived backward pass. Costs are shown to the digits the course "
-             "prints; 'matches' means within 1e-12 (two-layer, 16 digits printed) or within "
+             "descent with the hand-derived backward pass. Costs are shown to the digits the "
+             "course prints; 'matches' means within 1e-12 (two-layer, 16 digits printed) or within "
              "rounding of the 6 printed digits (L-layer).")
 
     fig, ax = plt.subplots(figsize=(7, 4.2))

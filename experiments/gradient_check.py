@@ -20,7 +20,6 @@ import time
 from typing import ClassVar
 
 import jax
-
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,8 +44,8 @@ class Config:
     QUICK: ClassVar[dict] = {}
 
 
-QUESTION = ("Does jaxdnn's gradient check reproduce the course's differences, pass the hand-derived "
-            "backward pass, and flag the course's planted bugs on the right leaves?")
+QUESTION = ("Does jaxdnn's gradient check reproduce the course's differences, pass the "
+            "hand-derived backward pass, and flag the course's planted bugs on the right leaves?")
 COURSE_1D = 2.919335883291695e-10  # printed as 2.919335883291695e-10 ("2.919e-10")
 COURSE_BUGS = 0.2850931567761623
 
@@ -85,7 +84,8 @@ def cat_network_check(cfg):
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.gradient_check")
+    cfg = common.parse_config(Config, argv, doc=__doc__,
+                              prog="python -m experiments.gradient_check")
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("gradient_check", QUESTION, cfg)
@@ -108,7 +108,8 @@ def main(argv=None) -> dict:
          f"{d_1d:.6e} ({'passes' if d_1d < cfg.threshold else 'fails'})",
          common.agreement(COURSE_1D, d_1d, tol=5e-13) if course_case else "n/a"),
         ("3-layer net with the planted bugs: difference", f"{COURSE_BUGS:.4g} (flagged)",
-         f"{bad.manual_vs_numeric:.10f} ({'flagged on ' + ', '.join(bad.failed_leaves) if not bad.passed else 'NOT flagged'})",
+         f"{bad.manual_vs_numeric:.10f} "
+         f"({'flagged on ' + ', '.join(bad.failed_leaves) if not bad.passed else 'NOT flagged'})",
          common.agreement(COURSE_BUGS, bad.manual_vs_numeric, tol=5e-5)),
         ("3-layer net, bug-free backward pass", "passes",
          f"{good.manual_vs_numeric:.3g} ({'passes' if good.passed else 'FAILS'}; manual~autodiff "
@@ -150,7 +151,8 @@ def main(argv=None) -> dict:
     paths = [leaf.path for leaf in good.leaves]
     idx = np.arange(len(paths))
     floor = 1e-18  # log axis: show exact zeros at the floor
-    for off, rep, label, color in ((-0.2, good, "bug-free", "C2"), (0.2, bad, "planted bugs", "C3")):
+    for off, rep, label, color in ((-0.2, good, "bug-free", "C2"),
+                                   (0.2, bad, "planted bugs", "C3")):
         vals = [max(leaf.manual_vs_numeric, floor) for leaf in rep.leaves]
         ax.bar(idx + off, vals, width=0.4, label=label, color=color)
     ax.axhline(cfg.threshold, color="k", linestyle="--", label=f"threshold {cfg.threshold:g}")

@@ -52,7 +52,8 @@ TITLES = {"zeros": "zeros", "large": "large random (randn * 10)", "he": "He (ran
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.initialization")
+    cfg = common.parse_config(Config, argv, doc=__doc__,
+                              prog="python -m experiments.initialization")
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("initialization", QUESTION, cfg)
@@ -82,9 +83,9 @@ def main(argv=None) -> dict:
         same = full and init in COURSE
         rows += [
             (f"{TITLES[init]}: cost at iteration 0", c0_s, f"{costs[0]:.7f}",
-             ("expected difference: finite here, inf in the course (see note)" if init == "large" else
-              common.agreement(c0, costs[0], tol=COST_TOL[init])) if tuple(dims) == (2, 10, 5, 1)
-             else "n/a"),
+             ("expected difference: finite here, inf in the course (see note)"
+              if init == "large" else common.agreement(c0, costs[0], tol=COST_TOL[init]))
+             if tuple(dims) == (2, 10, 5, 1) else "n/a"),
             (f"{TITLES[init]}: cost at iteration {last}", f"{cl_s} (iteration 14000)",
              f"{costs[last]:.7f}", common.agreement(cl, costs[last], tol=COST_TOL[init])
              if same else "n/a"),

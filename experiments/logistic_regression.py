@@ -48,7 +48,8 @@ COURSE = {"cost0": 0.693147, "cost1900": 0.140872, "train": 0.9904306220095693, 
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.logistic_regression")
+    cfg = common.parse_config(Config, argv, doc=__doc__,
+                              prog="python -m experiments.logistic_regression")
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("logistic_regression", QUESTION, cfg)
@@ -82,8 +83,8 @@ def main(argv=None) -> dict:
          common.agreement(COURSE["train"], train, tol=1e-9) if full else "n/a"),
         ("test accuracy", common.pct(COURSE["test"], 1), common.pct(test, 1),
          common.agreement(COURSE["test"], test, tol=1e-9) if full else "n/a"),
-    ], note="float64, w = zeros((12288, 1)), b = 0, full-batch gradient descent by the hand-derived "
-            "backward pass; the cost is computed from the logits.")
+    ], note="float64, w = zeros((12288, 1)), b = 0, full-batch gradient descent by the "
+            "hand-derived backward pass; the cost is computed from the logits.")
 
     # the course's learning-rate comparison: one program, vmapped over the learning rate
     lrs = jnp.asarray(cfg.compare_learning_rates, f64)
@@ -99,7 +100,8 @@ def main(argv=None) -> dict:
         {"learning_rate": lr, "cost_last": c[-1], "train_accuracy": tr, "test_accuracy": te}
         for lr, c, tr, te in zip(cfg.compare_learning_rates, costs_lr, train_lr, test_lr)]
     common.add_table(
-        result, f"Learning-rate comparison ({cfg.compare_iterations} iterations, one vmapped program)",
+        result,
+        f"Learning-rate comparison ({cfg.compare_iterations} iterations, one vmapped program)",
         ("learning rate", "cost at iteration 0", f"cost at iteration {cfg.compare_iterations - 1}",
          "train accuracy", "test accuracy"),
         [(f"{lr:g}", f"{c[0]:.6f}", f"{c[-1]:.6f}", common.pct(tr), common.pct(te, 1))

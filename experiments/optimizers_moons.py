@@ -77,7 +77,8 @@ def optimizers(cfg) -> dict:
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.optimizers_moons")
+    cfg = common.parse_config(Config, argv, doc=__doc__,
+                              prog="python -m experiments.optimizers_moons")
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("optimizers_moons", QUESTION, cfg)
@@ -88,7 +89,7 @@ def main(argv=None) -> dict:
     init = course_params(dims, cfg.init_seed, "he")
     # one vmapped program per optimizer trains all keys; the first key is "the" fixed run
     keys = jax.random.split(jax.random.key(cfg.key), cfg.num_keys)
-    accuracy = lambda p: common.accuracy(p, X, Y, acts)  # noqa: E731
+    accuracy = lambda p: common.accuracy(p, X, Y, acts)
 
     def train_all(opt):
         def train(k, p0, X, Y):  # data as arguments: no large constants for XLA to fold
@@ -129,7 +130,8 @@ def main(argv=None) -> dict:
                        f"{where['percentile']:.0f}, z = {where['z']:+.2f}")
         rows.append((
             f"{TITLES[name]}: train accuracy", COURSE_SHOWN[name],
-            f"fixed key: {common.pct(acc, 2)}; {cfg.num_keys} keys: mean {common.pct(d.mean(), 2)}, "
+            f"fixed key: {common.pct(acc, 2)}; {cfg.num_keys} keys: "
+            f"mean {common.pct(d.mean(), 2)}, "
             f"std {100 * d.std(ddof=1):.2f} points, min {common.pct(d.min(), 2)}, max "
             f"{common.pct(d.max(), 2)}", verdict))
     common.course_vs_ours(

@@ -70,7 +70,7 @@ def sklearn_baseline(X, Y):
         warnings.simplefilter("ignore")
         clf = LogisticRegressionCV()
         clf.fit(X.T, Y.ravel())
-    predict = lambda grid: clf.predict(np.asarray(grid).T)  # noqa: E731
+    predict = lambda grid: clf.predict(np.asarray(grid).T)
     return float(np.mean(clf.predict(X.T) == Y.ravel())), predict
 
 
@@ -121,7 +121,8 @@ def main(argv=None) -> dict:
 
     # logistic-regression baselines
     lin_init = course_params([2, 1], 1, "zeros")
-    lin_params, lin_costs = jaxdnn.fit(lin_init, X, Y, LINEAR, learning_rate=cfg.logreg_learning_rate,
+    lin_params, lin_costs = jaxdnn.fit(lin_init, X, Y, LINEAR,
+                                       learning_rate=cfg.logreg_learning_rate,
                                        num_iterations=cfg.logreg_iterations, progress=False)
     lin_acc = common.accuracy(lin_params, X, Y, LINEAR)
     sk_acc, sk_predict = sklearn_baseline(X_np, Y_np) if cfg.sklearn else (None, None)
@@ -139,7 +140,8 @@ def main(argv=None) -> dict:
     part = parting(ref, costs)
     rows = [
         ("logistic regression, scikit-learn LogisticRegressionCV", "47 %",
-         ("not installed" if cfg.sklearn else "not run (--no-sklearn)") if sk_acc is None else common.pct(sk_acc, 2),
+         ("not installed" if cfg.sklearn else "not run (--no-sklearn)") if sk_acc is None
+         else common.pct(sk_acc, 2),
          "n/a" if sk_acc is None else common.agreement(0.47, sk_acc, tol=0.005)),
         (f"logistic regression, jaxdnn [2, 1] sigmoid net (lr {cfg.logreg_learning_rate:g}, "
          f"{cfg.logreg_iterations} it.)", "47 % (scikit-learn)", common.pct(lin_acc, 2),
@@ -164,13 +166,15 @@ def main(argv=None) -> dict:
 
     result["data"].update(numpy_reference_costs=ref, numpy_reference_accuracy=ref_acc,
                           numpy_parts_at=part)
-    rows = [(i, f"{c:.10f}", f"{costs[i]:.10f}", f"{abs(c - costs[i]):.1e}") for i, c in ref.items()]
+    rows = [(i, f"{c:.10f}", f"{costs[i]:.10f}", f"{abs(c - costs[i]):.1e}")
+            for i, c in ref.items()]
     rows.append(("accuracy", common.pct(ref_acc), common.pct(acc), ""))
     common.add_table(
         result, f"n_h={cfg.n_h}: jaxdnn vs the course's equations re-run in plain NumPy float64",
         ("iteration", "NumPy (course equations)", "jaxdnn", "|difference|"), rows,
         note=("the two agree to the last bits (~1e-16) throughout." if part is None else
-              f"the two agree to ~1e-16 up to iteration {part - 1000} and part by iteration {part}: "
+              f"the two agree to ~1e-16 up to iteration {part - 1000} and part by iteration "
+              f"{part}: "
               "with lr 1.2 the cost does not fall monotonically (see the cost curve), and in such "
               "an unstable phase last-bit differences between XLA's and NumPy's float64 "
               "arithmetic (the order of sums, how sigmoid is evaluated) grow to ~1e-5 or more. "
@@ -235,7 +239,8 @@ def main(argv=None) -> dict:
                              f"{100 * (sk_acc if sk_predict else lin_acc):.2f} %")
     for ax, (n_h, (p, _, a)) in zip(axes[1:], panels):
         common.decision_boundary(ax, common.predictor(p, HIDDEN, F64), X_np, Y_np,
-                                 f"n_h = {n_h}: {100 * a:.2f} % (course {COURSE_SWEEP.get(n_h, '-')} %)")
+                                 f"n_h = {n_h}: {100 * a:.2f} % "
+                                 f"(course {COURSE_SWEEP.get(n_h, '-')} %)")
     for ax in axes[len(panels) + 1:]:
         ax.axis("off")
     fig.suptitle(f"Planar flower: decision boundaries by hidden-layer size ({cfg.sweep_iterations} "

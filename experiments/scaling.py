@@ -1,4 +1,5 @@
-"""Data-parallel throughput: the wide network trained by ``fit(..., mesh=...)`` on 1, 2 and 4 devices.
+"""Data-parallel throughput: the wide network trained by ``fit(..., mesh=...)`` on 1, 2 and 4
+devices.
 
 Question: how does full-batch training of the wide configuration ([1024, 1024, 1024, 1], relu,
 m = 4096, float32) scale when the examples are sharded over a mesh's "data" axis? On a CPU the
@@ -35,7 +36,8 @@ class Config:
     m: int = common.option(4096, "examples (divisible by every device count)")
     iterations: int = common.option(10, "gradient-descent iterations per timed call")
     repeats: int = common.option(3, "timed calls after a warm-up; the median is reported")
-    platform: str = common.option("cpu", "JAX platform for the workers ('cpu', or 'gpu' to use real GPUs)")
+    platform: str = common.option(
+        "cpu", "JAX platform for the workers ('cpu', or 'gpu' to use real GPUs)")
     worker: int = common.option(0, "internal: run as the worker for this many devices")
     quick: bool = common.option(False, "a fast smoke test: a small network")
 
@@ -64,7 +66,7 @@ def worker(cfg: Config) -> dict:
     X, Y = shard_data(mesh, X, Y)
     params = jaxdnn.init_params(k_p, list(cfg.layer_dims), "he", jnp.float32)
     acts = ("relu",) * (len(cfg.layer_dims) - 2) + ("sigmoid",)
-    run = lambda: jaxdnn.fit(params, X, Y, acts, learning_rate=0.01,  # noqa: E731
+    run = lambda: jaxdnn.fit(params, X, Y, acts, learning_rate=0.01,
                              num_iterations=cfg.iterations, chunk_size=cfg.iterations,
                              progress=False, mesh=mesh)
     jax.block_until_ready(run())  # compile and warm up
@@ -90,7 +92,8 @@ def measure(cfg: Config, n: int) -> dict:
             "--iterations", str(cfg.iterations), "--repeats", str(cfg.repeats)]
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
     if out.returncode != 0:
-        return {"devices": n, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+        return {"devices": n,
+                "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -119,8 +122,8 @@ def main(argv=None) -> dict:
     common.add_table(
         result, f"fit on {list(cfg.layer_dims)}, m = {cfg.m}, float32, full batch",
         ["devices", "device", "time / iteration", "examples / s", "GFLOP/s (6 m P)", "speed-up"],
-        rows, note=(f"{os.cpu_count()} CPU cores on this machine; forced CPU devices share them, so "
-                    "no speed-up is expected there: the figures show what sharding costs. "
+        rows, note=(f"{os.cpu_count()} CPU cores on this machine; forced CPU devices share them, "
+                    "so no speed-up is expected there: the figures show what sharding costs. "
                     "Each median over the timed calls after a warm-up."))
     result["data"]["runs"] = runs
     return common.finish(result, out)

@@ -70,7 +70,8 @@ def train_seeds(cfg, dims, method, X, Y, X_test, Y_test, keys, label):
     batch = jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None)))
     parts, t0 = [], time.perf_counter()
     for lo in range(0, len(keys), cfg.seeds_per_batch):
-        parts.append([np.asarray(x, np.float64) for x in batch(keys[lo:lo + cfg.seeds_per_batch], X, Y, X_test, Y_test)])
+        parts.append([np.asarray(x, np.float64)
+                      for x in batch(keys[lo:lo + cfg.seeds_per_batch], X, Y, X_test, Y_test)])
         print(f"seeds: {label}: {min(lo + cfg.seeds_per_batch, len(keys))}/{len(keys)} seeds "
               f"trained, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     train, test, c0, c_end = (np.concatenate(x) for x in zip(*parts))
@@ -137,7 +138,8 @@ def main(argv=None) -> dict:
         lo = 100 * min(r["test_accuracy"].min(), c_test) - 4
         ax.hist(100 * r["test_accuracy"], bins=bins, color="C0", alpha=0.7, label="test (ours)")
         ax.hist(100 * r["train_accuracy"], bins=bins, color="C1", alpha=0.5, label="train (ours)")
-        ax.axvline(100 * c_test, color="C0", linestyle="--", label=f"course test {100 * c_test:.0f} %")
+        ax.axvline(100 * c_test, color="C0", linestyle="--",
+                   label=f"course test {100 * c_test:.0f} %")
         ax.axvline(100 * c_train, color="C1", linestyle="--",
                    label=f"course train {100 * c_train:.2f} %")
         ax.set_xlim(max(lo, 0), 101)

@@ -269,7 +269,7 @@ def main(argv=None) -> dict:
         acts1 = ("sigmoid",)
         vg_jit = jax.jit(jaxdnn.manual_value_and_grad, static_argnames="activations")
         vmap_jit = jax.jit(per_example_vmap, static_argnames="acts")
-        as_np = lambda r: (r[0], r[1][0]["W"].T, r[1][0]["b"])  # noqa: E731  (J, dw (n_x,1), db)
+        as_np = lambda r: (r[0], r[1][0]["W"].T, r[1][0]["b"])
         section("logistic", f"Logistic regression, forward + backward over m = {cfg.m} examples of "
                             f"n_x = {cfg.n_x} features", [
             ("Python loops (the course's two for loops)", lambda: lr_two_loops(w, bias, X, Y),
@@ -314,7 +314,8 @@ def main(argv=None) -> dict:
     result["data"] = {"sections": sections, "blas_default_threads": n_blas}
     result["notes"].append(
         f"*Note.* Medians over {cfg.repeats} runs ({cfg.loop_repeats} for the loops) after one "
-        "warm-up (none for the pure-Python loops). NumPy's BLAS runs on one thread (threadpoolctl): "
+        "warm-up (none for the pure-Python loops). NumPy's BLAS runs on one thread "
+        "(threadpoolctl): "
         f"on its default {n_blas} threads it competes with XLA's thread pool and the machine's "
         "other load, and is many times slower here (the row marked 'default threads'). The "
         "per-example jax.vmap materialises one gradient per example (m copies of W1), so it "
@@ -332,9 +333,9 @@ def main(argv=None) -> dict:
         names = [r["method"] for r in s["rows"]][::-1]
         ms = np.array([1e3 * r["seconds"] for r in s["rows"]][::-1])
         base = ms.min() / 4  # bars start here: a log axis has no zero
-        ax.barh(range(len(ms)), ms - base, left=base, color=["C1" if n.startswith("NumPy, vectorised")
-                                                             and "default" not in n else "C0"
-                                                             for n in names])
+        colors = ["C1" if n.startswith("NumPy, vectorised") and "default" not in n else "C0"
+                  for n in names]
+        ax.barh(range(len(ms)), ms - base, left=base, color=colors)
         for y, t in enumerate(ms):
             ax.text(t * 1.08, y, f"{t:.3g} ms", va="center", fontsize=8)
         ax.set_yticks(range(len(ms)), names, fontsize=8)

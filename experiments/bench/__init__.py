@@ -1,4 +1,5 @@
-"""Speed: jaxdnn's ``fit`` side by side with its peers, against the machine's floor, and as it grows.
+"""Speed: jaxdnn's ``fit`` side by side with its peers, against the machine's floor, and as it
+grows.
 
 Question: for the same network, the same data and the same training (full-batch or minibatch
 gradient descent, float32), how many seconds per iteration (epoch) does ``jaxdnn.fit`` take next to
@@ -36,12 +37,12 @@ Writes ``OUT/NAME.json``, ``OUT/NAME.md`` and ``OUT/NAME-growth.png`` (``--out``
 
 Commands::
 
-    python -m experiments.bench                              # everything, about 10 minutes on 2 cores
-    python -m experiments.bench --quick                      # a smoke run in seconds
+    python -m experiments.bench                    # everything, about 10 minutes on 2 cores
+    python -m experiments.bench --quick            # a smoke run in seconds
     python -m experiments.bench --configs mnist,softmax-mb --repeats 3
     python -m experiments.bench --configs planar --peers jaxdnn-manual,jax-scan-grad,numpy
     JAX_PLATFORMS=cuda python -m experiments.bench --device cuda    # JAX and PyTorch on the GPU
-"""
+"""  # noqa: E501 (the problems table's rows are Markdown and cannot wrap)
 
 from experiments.bench.configs import PEERS, PROBLEMS, TIMED, Config, Problem, problem
 from experiments.bench.peers import numpy_step, numpy_train

@@ -22,7 +22,8 @@ TIMED = ("planar", "cat", "wide", "mnist", "softmax", "softmax-mb")
 """The problems every peer is timed on."""
 
 PROBLEMS = TIMED + ("sweep", "growth")
-"""Every problem: the timed ones, the vmapped planar sweep, and time and memory as m and width grow."""
+"""Every problem: the timed ones, the vmapped planar sweep, and time and memory as m and width
+grow."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +37,14 @@ class Config:
     iterations: int | None = common.option(None, "one count of iterations (epochs, for minibatch "
                                            "problems) for every problem; default: each problem's")
     device: str = common.option("cpu", "PyTorch's device; JAX uses its default backend (set "
-                                "JAX_PLATFORMS=cuda to match --device cuda)", choices=("cpu", "cuda"))
+                                "JAX_PLATFORMS=cuda to match --device cuda)",
+                                choices=("cpu", "cuda"))
     matmul_precision: str = common.option(
         "float32", "float32 GEMMs in JAX and PyTorch: true float32, or TensorFloat-32 on GPUs "
         "that have it (no effect on CPUs)", choices=("float32", "tf32"))
     out: str = common.option("out/bench", "folder for NAME.json, NAME.md and NAME-growth.png")
-    name: str | None = common.option(None, "file name stem NAME (default: the JAX backend, e.g. cpu)")
+    name: str | None = common.option(
+        None, "file name stem NAME (default: the JAX backend, e.g. cpu)")
     quick: bool = common.option(False, "smoke run: small shapes, few iterations, one process, "
                                 "no torch.compile (its first compilation takes 10-30 s per shape)")
     sweep_models: int = common.option(1024, "models in the vmapped planar sweep")

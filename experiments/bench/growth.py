@@ -131,7 +131,8 @@ def measure(cfg: Config, log, run_point=None) -> dict:
             f"memory {got['memory_mib']:.0f} MiB (model {got['model_mib']['total']:.0f})")
     slopes = {}
     for mode in ("full", "minibatch"):
-        by_m = [r for r in results if r["axis"] == "m" and r["mode"] == mode and r["status"] == "ok"]
+        by_m = [r for r in results if r["axis"] == "m" and r["mode"] == mode
+                and r["status"] == "ok"]
         by_w = [r for r in results if r["axis"] == "width" and r["mode"] == mode
                 and r["status"] == "ok"]
         if len(by_m) >= 2:
@@ -181,7 +182,8 @@ def plot(res: dict, path) -> None:
         axes[1].loglog([r["m"] for r in data],
                        [r["model_mib"]["data"] + r["model_mib"]["params"] for r in data], "k--",
                        label="data + params")
-    axes[0].set(xlabel="examples m", ylabel="seconds", title=f"[{N_X}, {HIDDEN[0]}, {HIDDEN[1]}, 1]: time")
+    axes[0].set(xlabel="examples m", ylabel="seconds",
+                title=f"[{N_X}, {HIDDEN[0]}, {HIDDEN[1]}, 1]: time")
     axes[1].set(xlabel="examples m", ylabel="MiB", title="peak memory")
     axes[2].set(xlabel="weights P ([784, w, w, 1])", ylabel="seconds",
                 title=f"width, m = {ok[-1]['m'] if ok else ''}")

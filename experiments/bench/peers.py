@@ -1,9 +1,9 @@
 """The peers: the same training written eight ways.
 
-Each peer's ``prepare(setup)`` returns ``(run, warm_n)``: ``run(n)`` trains ``n`` iterations (epochs,
-for a minibatch problem) from the initial params and returns its costs in whatever form the peer
-keeps them (``costs[i]`` before update ``i``, or the mean per-example cost of epoch ``i`` over its
-minibatches, each taken before that minibatch's update, as ``jaxdnn.fit`` reports it);
+Each peer's ``prepare(setup)`` returns ``(run, warm_n)``: ``run(n)`` trains ``n`` iterations
+(epochs, for a minibatch problem) from the initial params and returns its costs in whatever form the
+peer keeps them (``costs[i]`` before update ``i``, or the mean per-example cost of epoch ``i`` over
+its minibatches, each taken before that minibatch's update, as ``jaxdnn.fit`` reports it);
 :func:`as_curve` turns them into NumPy after the clock has stopped. ``warm_n`` is what the warm-up
 runs (a peer whose compiled program is keyed on ``n`` warms up with the full run).
 
@@ -24,7 +24,8 @@ from experiments.bench.configs import Problem, batch_slices
 
 
 class Skip(Exception):
-    """A peer that cannot run here (a package or a jaxdnn feature is missing): reported, not fatal."""
+    """A peer that cannot run here (a package or a jaxdnn feature is missing): reported, not
+    fatal."""
 
 
 @dataclasses.dataclass
@@ -188,7 +189,8 @@ def jax_scan_grad(s: Setup):
     train = jax.jit(_scan_train, static_argnames=("activations", "n", "batch_size"),
                     donate_argnums=0)
     X, Y = jax.device_put(s.X), jax.device_put(s.Y)
-    orders = jax.device_put((s.orders if s.orders is not None else np.zeros((1, 1))).astype(np.int32))
+    orders = jax.device_put(
+        (s.orders if s.orders is not None else np.zeros((1, 1))).astype(np.int32))
     lr = jnp.asarray(prob.learning_rate, jnp.float32)
 
     def run(n):
@@ -270,7 +272,8 @@ def numpy_train(params, X, Y, activations, learning_rate, num_iterations, *, ord
         total = 0.0
         for lo, hi in batch_slices(m, batch_size):
             idx = orders[e, lo:hi]
-            total += numpy_step(params, X[:, idx], Y[:, idx], activations, learning_rate) * (hi - lo)
+            total += (numpy_step(params, X[:, idx], Y[:, idx], activations, learning_rate)
+                      * (hi - lo))
         costs[e] = total / m
     return costs
 

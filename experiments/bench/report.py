@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from experiments.common import markdown_table
 from experiments.bench.configs import PEERS, num_weights
+from experiments.common import markdown_table
 
 QUESTION = ("Same network, same data, same training (full-batch or minibatch gradient descent, "
             "float32): seconds per iteration (epoch) of jaxdnn.fit beside its peers, against the "
@@ -78,7 +78,8 @@ def _problem(name: str, res: dict) -> list[str]:
     rows.append(["*floor, best rate*", seconds(f["seconds"]), "", "", "1.00", "", "", "", "",
                  f"{f['bound']}-bound: 6mP = {f['gemm_flops']:.3g} FLOPs at "
                  f"{f['gemm_flops_per_s'][f['best_gemm']] / 1e9:.0f} GFLOP/s ({f['best_gemm']}) = "
-                 f"{seconds(f['gemm_seconds'])}; transcendentals {seconds(f['elementwise_seconds'])}"])
+                 f"{seconds(f['gemm_seconds'])}; transcendentals "
+                 f"{seconds(f['elementwise_seconds'])}"])
     rows.append(["*floor, own shapes*", seconds(f["own_shapes_seconds"]), "", "", "", "1.00", "",
                  "", "", f"the 3L-1 GEMMs of one update at width {res['batch_size'] or res['m']}, "
                  f"one program, x updates per {unit}: {seconds(f['own_shapes_gemm_seconds'])}"])
@@ -123,8 +124,8 @@ def _sweep(sw: dict) -> list[str]:
             ["*floor*", seconds(f["seconds"]), "", "1.0"]]), "",
         f"- One call: {seconds(sw['seconds_per_call'])} (compile {seconds(sw['compile_seconds'])});"
         f" model 0 of the sweep equals the single fit: {sw['model0_matches_single_fit']}; final "
-        "costs min / median / max " + " / ".join(f"{c:.4f}" for c in sw["final_cost_min_median_max"])
-        + ".",
+        "costs min / median / max "
+        + " / ".join(f"{c:.4f}" for c in sw["final_cost_min_median_max"]) + ".",
         f"- Floor per model-iteration: {f['bound']}-bound, GEMM {seconds(f['gemm_seconds'])}, "
         f"transcendentals {seconds(f['elementwise_seconds'])} (tanh {f['tanh_per_s'] / 1e9:.2f} "
         f"G/s, exp {f['exp_per_s'] / 1e9:.2f} G/s).",
@@ -164,11 +165,12 @@ def _growth(g: dict) -> list[str]:
 def markdown(result: dict) -> str:
     mach = result["machine"] or {}
     v = mach.get("versions", {})
-    lines = [f"# jaxdnn speed benchmark: {result['name']}", "", f"**Question.** {result['question']}",
-             "", markdown_table(["machine", ""], [
+    lines = [f"# jaxdnn speed benchmark: {result['name']}", "",
+             f"**Question.** {result['question']}", "", markdown_table(["machine", ""], [
                  ["CPU", mach.get("cpu")], ["cores", mach.get("cores")],
                  ["device (jax)", mach.get("device")], ["device (torch)", mach.get("torch_device")],
-                 ["float32 GEMMs", mach.get("matmul_precision")], ["platform", mach.get("platform")],
+                 ["float32 GEMMs", mach.get("matmul_precision")],
+                 ["platform", mach.get("platform")],
                  ["versions", ", ".join(f"{k} {val}" for k, val in v.items() if val)],
                  ["torch threads", mach.get("torch_threads")],
                  ["environment", ", ".join(f"{k}={val}" for k, val in

@@ -1,11 +1,11 @@
 """How fast is fit's minibatch epoch, and how much memory does it take?
 
 Question: on an MNIST-shaped problem ([784, 128, 64, 1], m = 60,000, float32, batch 256), is an
-epoch of ``jaxdnn.fit`` at least as fast as PyTorch eager (``randperm`` indexing, ``torch.optim.SGD``),
-within 1.3x of a full-batch iteration over the same examples, and does training grow the peak
-memory by at most one working copy of X? All three are measured in one run, as ratios; the peak
-memory growth is measured in a fresh process per variant (the kernel's peak-RSS counter is reset
-after the compile, then read after a second, timed fit).
+epoch of ``jaxdnn.fit`` at least as fast as PyTorch eager (``randperm`` indexing,
+``torch.optim.SGD``), within 1.3x of a full-batch iteration over the same examples, and does
+training grow the peak memory by at most one working copy of X? All three are measured in one run,
+as ratios; the peak memory growth is measured in a fresh process per variant (the kernel's peak-RSS
+counter is reset after the compile, then read after a second, timed fit).
 
     python -m experiments.bench.trainer                 # the full problem (about a minute)
     python -m experiments.bench.trainer --quick         # a small smoke run
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -41,7 +40,7 @@ class Config:
     out: str = "out/bench/trainer.json"
 
     @classmethod
-    def from_args(cls, argv=None) -> tuple["Config", argparse.Namespace]:
+    def from_args(cls, argv=None) -> tuple[Config, argparse.Namespace]:
         p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         p.add_argument("--quick", action="store_true", help="m = 4096: a smoke run")
         p.add_argument("--m", type=int, default=cls.m)
