@@ -8,7 +8,7 @@ blocks (:mod:`jaxdnn.layers`) and whole networks built from them. Every function
 un-jitted: ``jit`` (with ``activations`` static), ``vmap`` and ``grad`` it where you call it.
 """
 
-from jaxdnn import data
+from jaxdnn import data, schedules, sharding
 from jaxdnn.activations import ACTIVATIONS, OUTPUTS
 from jaxdnn.backward import (
     autodiff_value_and_grad,
@@ -17,6 +17,7 @@ from jaxdnn.backward import (
     cost_with_manual_vjp,
     manual_value_and_grad,
 )
+from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.forward import forward
 from jaxdnn.gradcheck import GradCheckReport, gradient_check
 from jaxdnn.initializers import init_params
@@ -30,11 +31,8 @@ from jaxdnn.layers import (
     linear_forward,
 )
 from jaxdnn.loss import bce_from_logits, cost, softmax_cross_entropy_from_logits, squared_error
-from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
-from jaxdnn import schedules
 from jaxdnn.predict import accuracy, predict
-from jaxdnn import sharding
 from jaxdnn.train import (
     Examples,
     NonFiniteCostError,

@@ -10,8 +10,8 @@ l = L, ..., 1::
 
 It starts from the output in one of two ways. :func:`backward` starts from the course's
 ``dZ_L = A_L - Y``, the derivative of the cost that the output activation names (see
-:mod:`jaxdnn.loss`). :func:`backward_from` starts from any ``dA_L = dL/dA_L`` of each example's loss,
-so a loss the library does not know composes with the hand-derived pass.
+:mod:`jaxdnn.loss`). :func:`backward_from` starts from any ``dA_L = dL/dA_L`` of each example's
+loss, so a loss the library does not know composes with the hand-derived pass.
 
 ``manual_value_and_grad`` has exactly the signature and result of ``jax.value_and_grad(cost)``
 (:func:`autodiff_value_and_grad`): same value, same tree structure, so a trainer takes either and
@@ -26,8 +26,13 @@ from functools import partial
 import jax
 
 from jaxdnn import activations as _act
-from jaxdnn.checks import (check_backward_args, check_backward_from_args, check_problem_args,
-                           checked, trusted)
+from jaxdnn.checks import (
+    check_backward_args,
+    check_backward_from_args,
+    check_problem_args,
+    checked,
+    trusted,
+)
 from jaxdnn.forward import forward
 from jaxdnn.layers import linear_activation_backward, linear_backward
 from jaxdnn.loss import cost, cost_from_logits, label_gradient, output_dZ
@@ -80,8 +85,8 @@ def backward_from(params, caches, dAL, activations, *, l2=0.0):
     """The hand-derived backward pass from any upstream gradient ``dA_L``.
 
     With ``dAL = dL/dA_L``, the derivative of each example's loss ``L(A_L, y)`` with respect to its
-    output column, this returns the gradient of the mean cost ``J = (1/m) sum L`` (plus the L2 term),
-    as the course's ``L_model_backward`` does: ``dZ_L = dA_L * g_L'(Z_L)`` (for softmax its
+    output column, this returns the gradient of the mean cost ``J = (1/m) sum L`` (plus the L2
+    term), as the course's ``L_model_backward`` does: ``dZ_L = dA_L * g_L'(Z_L)`` (for softmax its
     hand-written Jacobian-vector product), then the same loop as :func:`backward`.
 
     Args:
@@ -150,7 +155,7 @@ def _manual_vjp_bwd(activations, residuals, g):
                                       activations)
     dX = dA0 / m  # dJ/dX: the course's dA_0 carries no 1/m
     dY = label_gradient(ZL, Y, activations[-1])
-    scale = lambda t: jax.tree.map(lambda x: g * x, t)  # noqa: E731
+    scale = lambda t: jax.tree.map(lambda x: g * x, t)
     return scale(grads), scale(dX), scale(dY)
 
 

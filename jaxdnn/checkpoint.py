@@ -249,7 +249,7 @@ def load(path, like=None) -> Checkpoint:
         raise CheckpointError(f"{path}: truncated or not a jaxdnn checkpoint ({what})")
     try:
         npz = np.load(path, allow_pickle=False)
-    except Exception as e:  # noqa: BLE001: a damaged zip directory raises many kinds
+    except Exception as e:  # noqa: BLE001 - a damaged zip directory raises many kinds
         raise CheckpointError(f"{path}: truncated or not a jaxdnn checkpoint (cannot read it as "
                               f".npz: {e})") from None
     with npz:
@@ -260,7 +260,7 @@ def load(path, like=None) -> Checkpoint:
             raise
         except zipfile.BadZipFile as e:  # every zip member carries a CRC-32, checked on reading
             raise CheckpointError(f"{path}: checksum mismatch (corrupted file: {e})") from None
-        except Exception as e:  # noqa: BLE001: whatever a damaged file makes numpy raise
+        except Exception as e:  # noqa: BLE001 - whatever a damaged file makes numpy raise
             raise CheckpointError(f"{path}: corrupted or truncated ({type(e).__name__} while "
                                   f"reading it: {e})") from None
     config, iteration = manifest.get("config"), manifest.get("iteration")

@@ -22,7 +22,8 @@ import contextvars
 import functools
 import inspect
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -173,7 +174,8 @@ def as_array(x, what: str):
 def check_layer_dims(layer_dims) -> tuple[int, ...]:
     """``layer_dims`` as a tuple of positive ints, at least two of them."""
     if isinstance(layer_dims, (set, frozenset, dict, str)):
-        raise TypeError(f"layer_dims must be an ordered sequence of ints like [n_x, n_1, ..., n_L], "
+        raise TypeError("layer_dims must be an ordered sequence of ints like "
+                        "[n_x, n_1, ..., n_L], "
                         f"got a {type(layer_dims).__name__}")
     try:
         dims = tuple(layer_dims)
@@ -203,7 +205,8 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
     if not isinstance(params, (list, tuple)) or len(params) == 0:
         raise TypeError(
             "params must be a non-empty list of {'W', 'b'} dicts (one per layer), "
-            f"got {type(params).__name__}" + (" of length 0" if isinstance(params, (list, tuple)) else "")
+            f"got {type(params).__name__}"
+            + (" of length 0" if isinstance(params, (list, tuple)) else "")
         )
     dims = []
     dtype = None
@@ -224,8 +227,8 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
         if W.ndim != 2:
             raise ValueError(f"params[{l}]['W'] must be 2-D (n_l, n_prev), got shape {W.shape}")
         if 0 in W.shape:
-            raise ValueError(f"params[{l}]['W'] has shape {W.shape}: every layer needs at least one "
-                             "unit and one input")
+            raise ValueError(f"params[{l}]['W'] has shape {W.shape}: every layer needs at "
+                             "least one unit and one input")
         if l == 0:
             dims.append(W.shape[1])
         elif W.shape[1] != dims[-1]:
@@ -274,7 +277,8 @@ def check_activations(activations, num_layers: int, *, output: bool) -> tuple[st
     for i, a in enumerate(acts[:-1]):
         if a not in HIDDEN:
             raise ValueError(f"{a!r} can only be the output layer's activation, got it for hidden "
-                             f"layer {i + 1} of {num_layers}; hidden layers take one of {list(HIDDEN)}")
+                             f"layer {i + 1} of {num_layers}; hidden layers take one of "
+                             f"{list(HIDDEN)}")
     if output and acts[-1] not in OUTPUTS:
         raise ValueError(
             f"the output layer's activation names the cost and must be one of {list(OUTPUTS)} "
@@ -316,11 +320,12 @@ def check_X(X, n_x: int, dtype) -> jnp.ndarray:
 
 
 def check_Y(Y, n_L: int, m: int, dtype, output: str = "sigmoid") -> jnp.ndarray:
-    """``Y`` of shape ``(n_L, m)`` with labels that suit the ``output`` activation, cast to ``dtype``.
+    """``Y`` of shape ``(n_L, m)`` with labels that suit the ``output`` activation, cast to
+    ``dtype``.
 
-    ``sigmoid``: every entry in [0, 1]. ``softmax``: n_L >= 2 classes, entries in [0, 1], each column
-    summing to 1 within ``sqrt(eps)`` of the dtype (one-hot, or class probabilities). ``linear``: any
-    finite numbers.
+    ``sigmoid``: every entry in [0, 1]. ``softmax``: n_L >= 2 classes, entries in [0, 1], each
+    column summing to 1 within ``sqrt(eps)`` of the dtype (one-hot, or class probabilities).
+    ``linear``: any finite numbers.
     """
     Y = as_array(Y, "Y")
     if not (jnp.issubdtype(Y.dtype, jnp.floating) or jnp.issubdtype(Y.dtype, jnp.integer)
@@ -340,7 +345,8 @@ def check_Y(Y, n_L: int, m: int, dtype, output: str = "sigmoid") -> jnp.ndarray:
         if y.nonfinite:
             raise ValueError(f"Y contains NaN or Inf; expected {expected}")
         if output != "linear" and (y.lo < 0 or y.hi > 1):
-            raise ValueError(f"labels in Y must lie in [0, 1], got values from {y.lo:g} to {y.hi:g}")
+            raise ValueError(
+                f"labels in Y must lie in [0, 1], got values from {y.lo:g} to {y.hi:g}")
         if y.column_sums is not None:
             bad = np.abs(y.column_sums - 1) > math.sqrt(np.finfo(np.dtype(dtype)).eps)
             if bad.any():
@@ -429,12 +435,14 @@ def _expect_shape(x, shape, what: str, why: str):
 
 
 def check_linear_args(A_prev, W, b, **_):
-    """``linear_forward``: ``A_prev (n_{l-1}, m)``, ``W (n_l, n_{l-1})``, ``b (n_l, 1)``, one dtype."""
+    """``linear_forward``: ``A_prev (n_{l-1}, m)``, ``W (n_l, n_{l-1})``, ``b (n_l, 1)``, one
+    dtype."""
     W = _floating_2d(W, "W")
     A_prev = _floating_2d(A_prev, "A_prev", W.dtype)
     b = _floating_2d(b, "b", W.dtype)
     n, n_prev = W.shape
-    _expect_shape(A_prev, (n_prev, A_prev.shape[1]), "A_prev", f"W is {W.shape}: n_prev = {n_prev} rows")
+    _expect_shape(A_prev, (n_prev, A_prev.shape[1]), "A_prev",
+                  f"W is {W.shape}: n_prev = {n_prev} rows")
     _expect_shape(b, (n, 1), "b", f"W is {W.shape}: one bias per unit, as a column")
     return {"A_prev": A_prev, "W": W, "b": b}
 
@@ -508,7 +516,8 @@ def _check_caches(params, caches, activations, output: bool):
     dims, dtype = check_params(params)
     acts = check_activations(activations, len(params), output=output)
     if not isinstance(caches, (list, tuple)) or len(caches) != len(params):
-        got = f"{len(caches)} caches" if isinstance(caches, (list, tuple)) else type(caches).__name__
+        got = (f"{len(caches)} caches" if isinstance(caches, (list, tuple))
+               else type(caches).__name__)
         raise ValueError(f"caches must be the list of {len(params)} layer caches that forward "
                          f"returned, got {got}")
     caches = [check_layer_cache(c, f"caches[{l}]") for l, c in enumerate(caches)]

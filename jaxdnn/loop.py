@@ -97,7 +97,8 @@ def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_
             else f"{last_finite:.6g} at {unit} {lo + i - 1}")
     raise NonFiniteCostError(
         f"training diverged: the cost at {unit} {lo + i} is {costs[i]} (not finite); the last "
-        f"finite cost was {last}{'; the first non-finite gradient leaf was ' + where if leaf else ''}"
+        f"finite cost was {last}"
+        f"{'; the first non-finite gradient leaf was ' + where if leaf else ''}"
         ". Lower the learning rate or check the data.", lo + i, last_finite, leaf)
 
 

@@ -284,7 +284,7 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
 
 
 def _adam_init(params, *, hyperparams):
-    zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+    zeros = lambda: jax.tree.map(jnp.zeros_like, params)
     return AdamState(count=_zeros_count(), v=zeros(), s=zeros(),
                      hyperparams=_hyperparams_without_schedule(hyperparams))
 

@@ -39,7 +39,8 @@ def check_regularization(l2, keep_prob, key, num_layers: int):
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must lie in (0, 1], got {keep_prob}")
     if keep_prob < 1 and key is None:
-        raise ValueError("dropout with keep_prob < 1 needs a PRNG key: pass key=jax.random.key(...)")
+        raise ValueError("dropout with keep_prob < 1 needs a PRNG key: "
+                         "pass key=jax.random.key(...)")
     if keep_prob < 1 and num_layers < 2:
         raise ValueError("dropout applies to hidden layers, and this network has none")
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -333,7 +334,7 @@ def _fit_traced(config, n, chunk, state, X, Y, key, l2, validation):
         state, last = train_steps(config, rest, state, data, key, l2, validation)
         parts.append(jax.tree.map(lambda a: a[None] if a.ndim == 0 else a, last))
     ends = [chunk * (i + 1) for i in range(n_chunks)] + ([n] if rest else [])
-    cat = lambda field: jnp.concatenate([getattr(p, field) for p in parts])  # noqa: E731
+    cat = lambda field: jnp.concatenate([getattr(p, field) for p in parts])
     return state.params, cat("costs"), Validation(jnp.asarray(ends, jnp.int32),
                                                   cat("val_cost"), cat("val_accuracy"))
 
@@ -430,7 +431,8 @@ def _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, 
         if not 1 <= batch_size <= m:
             raise ValueError(f"batch_size must be between 1 and m = {m}, got {batch_size}")
         if key is None:
-            raise ValueError("minibatch training reshuffles each epoch: pass key=jax.random.key(...)")
+            raise ValueError("minibatch training reshuffles each epoch: "
+                             "pass key=jax.random.key(...)")
         batch_size = int(batch_size)
     if isinstance(l2, (jax.Array, np.ndarray, jax.core.Tracer)):  # data: checked as a scalar
         check_scalar("l2", l2, low=0.0, low_inclusive=True)
@@ -456,13 +458,14 @@ def _check_validation(params, validation_data, acts):
 
 def _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir):
     for name, value in (("chunk_size", chunk_size), ("checkpoint_every", checkpoint_every)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or value < 1):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer)) or value < 1):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if checkpoint_every is not None and checkpoint_dir is None:
         raise ValueError("checkpoint_every needs checkpoint_dir")
     if checkpoint_dir is not None:
-        if chunk_size is not None and checkpoint_every is not None and chunk_size != checkpoint_every:
+        if (chunk_size is not None and checkpoint_every is not None
+                and chunk_size != checkpoint_every):
             raise ValueError("with checkpoints, chunks end at checkpoints: set chunk_size or "
                              "checkpoint_every, not two different values")
         return int(checkpoint_every or chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))

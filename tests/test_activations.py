@@ -18,7 +18,8 @@ def test_derivative_matches_autodiff(name, dtype, rtol, mode):
     if mode == "jit":
         g, dg = jax.jit(g), jax.jit(dg)
     expected = jax.vmap(jax.grad(g))(z)
-    np.testing.assert_allclose(dg(z), expected, rtol=rtol, atol=rtol, err_msg=f"{name} (rtol={rtol})")
+    np.testing.assert_allclose(dg(z), expected, rtol=rtol, atol=rtol,
+                               err_msg=f"{name} (rtol={rtol})")
 
 
 @pytest.mark.parametrize("name,expected", [("relu", 0.0), ("leaky_relu", act.LEAKY_SLOPE)])

@@ -41,7 +41,8 @@ def test_the_drawn_architectures_cover_the_required_ranges():
 
 
 def make_problem(dims, m, dtype, seed, output="sigmoid"):
-    """A network ending in ``output`` with labels that suit it: 0/1, one-hot columns or real targets."""
+    """A network ending in ``output`` with labels that suit it: 0/1, one-hot columns or real
+    targets."""
     dims = list(dims[:-1]) + [max(dims[-1], 2)] if output == "softmax" else list(dims)
     k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
     params = jaxdnn.init_params(k_p, dims, "xavier", dtype)
@@ -133,7 +134,7 @@ def test_regularised_gradients_equal_autodiff(l2, keep_prob, mode):
     params, X, Y = make_problem([5, 6, 4, 1], 9, jnp.float64, seed=4)
     acts = ("relu", "tanh", "sigmoid")
     kw = dict(l2=l2, keep_prob=keep_prob, key=jax.random.key(5))
-    fn = lambda f: maybe_jit(lambda p, x, y, activations: f(p, x, y, activations, **kw), mode)  # noqa
+    fn = lambda f: maybe_jit(lambda p, x, y, activations: f(p, x, y, activations, **kw), mode)
     J_m, g_m = fn(jaxdnn.manual_value_and_grad)(params, X, Y, acts)
     J_a, g_a = fn(jaxdnn.autodiff_value_and_grad)(params, X, Y, acts)
     assert float(J_m) == pytest.approx(float(J_a), rel=1e-13)
@@ -165,11 +166,12 @@ def test_custom_vjp_cost_passes_check_grads():
     params, X, _ = make_problem([4, 5, 3, 2], 6, jnp.float64, seed=8)
     Y = jax.random.uniform(jax.random.key(9), (2, 6), jnp.float64, 0.2, 0.8)  # soft labels
     acts = ("tanh", "leaky_relu", "sigmoid")
-    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)  # noqa: E731
+    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)
     check_grads(f, (params, X, Y), order=1, modes=["rev"], eps=1e-6)
     check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)
     # and it really is the hand-derived pass that jax.grad runs
-    assert_trees_close(jax.grad(f)(params, X, Y), jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
+    assert_trees_close(jax.grad(f)(params, X, Y),
+                       jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
                        rtol=0, atol=0, what="grad of the custom-VJP cost")
 
 
@@ -202,7 +204,8 @@ def test_custom_vjp_input_and_label_gradients_equal_autodiff():
 def test_custom_vjp_cost_with_softmax_and_linear_outputs_passes_check_grads(output):
     params, X, Y = make_problem([4, 5, 3], 6, jnp.float64, seed=12, output=output)
     acts = ("tanh", output)
-    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)  # noqa: E731
+    f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)
     check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)
-    assert_trees_close(jax.grad(f)(params, X, Y), jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
+    assert_trees_close(jax.grad(f)(params, X, Y),
+                       jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
                        rtol=0, atol=0, what=f"grad of the custom-VJP cost, {output}")

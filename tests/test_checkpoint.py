@@ -88,7 +88,7 @@ def _cases():
             (f"jaxdnn-adam-{d}", lambda d=dtype: (
                 make_params(2, d), stepped_state(adam(1e-3), make_params(2, d)))),
         ]
-    p32 = lambda: make_params(3, jnp.float32)  # noqa: E731
+    p32 = lambda: make_params(3, jnp.float32)
     cases += [
         ("optax-chain", lambda: (p32(), stepped_state(
             optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-3)), p32()))),

@@ -59,7 +59,8 @@ def test_predict_and_accuracy(mode):
     assert Y_hat.shape == Y.shape and set(np.unique(Y_hat)) <= {0.0, 1.0}
     np.testing.assert_array_equal(Y_hat, (np.asarray(AL) > 0.5) * 1.0)
     acc = maybe_jit(jaxdnn.accuracy, mode)(params, X, Y, ACTS)
-    assert float(acc) == pytest.approx(float(np.mean(np.asarray(Y_hat) == np.asarray(Y))), rel=1e-15)
+    assert float(acc) == pytest.approx(float(np.mean(np.asarray(Y_hat) == np.asarray(Y))),
+                                       rel=1e-15)
     assert float(jaxdnn.accuracy(params, X, Y_hat, ACTS)) == 1.0
 
 

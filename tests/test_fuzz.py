@@ -12,7 +12,8 @@ shape or value, ``TypeError`` for a wrong kind or dtype; ``jaxdnn.CheckpointErro
   Nothing compiles. ``fit`` and ``gradient_check`` run ``checks.check_problem`` inline rather than
   through ``@checked``, so every problem row also goes through them end to end (each raises before
   any work is done).
-- A few rows per entry point go end to end, eagerly and under ``jit``: each entry point runs its check.
+- A few rows per entry point go end to end, eagerly and under ``jit``: each entry point runs its
+  check.
 - The arguments only one function takes (``fit``'s settings, ``gradient_check``'s, ``gd_update``'s,
   ``init_params``'s, ``save``'s) and crafted or corrupted files for ``load`` go end to end.
 - Valid-but-extreme inputs (m = 1, width-1 layers, float32, NumPy inputs, tuple params, bool and
@@ -23,12 +24,12 @@ shape or value, ``TypeError`` for a wrong kind or dtype; ``jaxdnn.CheckpointErro
 
 from __future__ import annotations
 
-import collections
 import json
 import pathlib
 import sys
 import tempfile
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,9 +38,8 @@ import optax
 import pytest
 
 import jaxdnn
+from jaxdnn import CheckpointError, checks
 from jaxdnn import checkpoint as ckpt
-from jaxdnn import checks
-from jaxdnn import CheckpointError
 
 ACTS = ("relu", "sigmoid")
 F64 = jnp.float64
@@ -166,16 +166,19 @@ MUTATIONS = [
     Row("X one +Inf", X_(lambda X: X.at[0, 0].set(jnp.inf)), ValueError, ON_X, traced=False),
     Row("X one -Inf", X_(lambda X: X.at[2, 4].set(-jnp.inf)), ValueError, ON_X, traced=False),
     Row("X all NaN", X_(lambda X: jnp.full_like(X, jnp.nan)), ValueError, ON_X, traced=False),
-    Row("X NumPy with NaN", X_(lambda X: np.where(np.eye(3, 5) > 0, np.nan, np.asarray(X))), ValueError, ON_X, traced=False),
+    Row("X NumPy with NaN", X_(lambda X: np.where(np.eye(3, 5) > 0, np.nan, np.asarray(X))),
+        ValueError, ON_X, traced=False),
     Row("X nested list", X_(lambda X: np.asarray(X).tolist()), TypeError, ON_X),
-    Row("X tuple of rows", X_(lambda X: tuple(map(tuple, np.asarray(X).tolist()))), TypeError, ON_X),
+    Row("X tuple of rows", X_(lambda X: tuple(map(tuple, np.asarray(X).tolist()))), TypeError,
+        ON_X),
     Row("X None", X_(lambda X: None), TypeError, ON_X),
     Row("X str", X_(lambda X: "X"), TypeError, ON_X, traced=False),
     Row("X int", X_(lambda X: 3), TypeError, ON_X),
     Row("X float", X_(lambda X: 3.0), TypeError, ON_X, traced=ValueError),
     Row("X dict", X_(lambda X: {"X": X}), TypeError, ON_X),
     Row("X NumPy str array", X_(lambda X: _str_array((3, 5))), TypeError, ON_X, traced=False),
-    Row("X NumPy object array", X_(lambda X: np.asarray(X).astype(object)), TypeError, ON_X, traced=False),
+    Row("X NumPy object array", X_(lambda X: np.asarray(X).astype(object)), TypeError, ON_X,
+        traced=False),
     # Y: rank, shape, dtype, labels, kind
     Row("Y 1-D (m,)", Y_(lambda Y: Y[0]), ValueError, ON_Y),
     Row("Y (m, 1)", Y_(lambda Y: Y.T), ValueError, ON_Y),
@@ -186,9 +189,12 @@ MUTATIONS = [
     Row("Y two rows (n_L = 1)", Y_(lambda Y: jnp.concatenate([Y, Y])), ValueError, ON_Y),
     Row("Y label 2", Y_(lambda Y: Y.at[0, 1].set(2.0)), ValueError, ON_Y, traced=False),
     Row("Y label -1", Y_(lambda Y: Y.at[0, 1].set(-1.0)), ValueError, ON_Y, traced=False),
-    Row("Y label 1 + 1e-9", Y_(lambda Y: Y.at[0, 1].set(1.0 + 1e-9)), ValueError, ON_Y, traced=False),
-    Row("Y int label 2", Y_(lambda Y: Y.astype(jnp.int32).at[0, 0].set(2)), ValueError, ON_Y, traced=False),
-    Row("Y uint8 label 255", Y_(lambda Y: Y.astype(jnp.uint8).at[0, 0].set(255)), ValueError, ON_Y, traced=False),
+    Row("Y label 1 + 1e-9", Y_(lambda Y: Y.at[0, 1].set(1.0 + 1e-9)), ValueError, ON_Y,
+        traced=False),
+    Row("Y int label 2", Y_(lambda Y: Y.astype(jnp.int32).at[0, 0].set(2)), ValueError, ON_Y,
+        traced=False),
+    Row("Y uint8 label 255", Y_(lambda Y: Y.astype(jnp.uint8).at[0, 0].set(255)), ValueError, ON_Y,
+        traced=False),
     Row("Y label NaN", Y_(lambda Y: Y.at[0, 1].set(jnp.nan)), ValueError, ON_Y, traced=False),
     Row("Y label Inf", Y_(lambda Y: Y.at[0, 1].set(jnp.inf)), ValueError, ON_Y, traced=False),
     Row("Y complex", Y_(lambda Y: Y.astype(jnp.complex64)), TypeError, ON_Y),
@@ -197,12 +203,14 @@ MUTATIONS = [
     Row("Y str", Y_(lambda Y: "Y"), TypeError, ON_Y, traced=False),
     Row("Y int", Y_(lambda Y: 1), TypeError, ON_Y, traced=ValueError),
     Row("Y NumPy str array", Y_(lambda Y: _str_array((1, 5))), TypeError, ON_Y, traced=False),
-    Row("Y NumPy object array", Y_(lambda Y: np.asarray(Y).astype(object)), TypeError, ON_Y, traced=False),
+    Row("Y NumPy object array", Y_(lambda Y: np.asarray(Y).astype(object)), TypeError, ON_Y,
+        traced=False),
     # params: tree structure, shapes, dtypes, kinds
     Row("params missing b", P_(lambda p: layer(p, 1, b=None)), TypeError, ON_PARAMS),
     Row("params missing W", P_(lambda p: layer(p, 0, W=None)), TypeError, ON_PARAMS),
     Row("params extra key", P_(lambda p: layer(p, 0, gamma=p[0]["b"])), TypeError, ON_PARAMS),
-    Row("params dW/db keys", P_(lambda p: [{"dW": d["W"], "db": d["b"]} for d in p]), TypeError, ON_PARAMS),
+    Row("params dW/db keys", P_(lambda p: [{"dW": d["W"], "db": d["b"]} for d in p]), TypeError,
+        ON_PARAMS),
     Row("params W1/b1 dict (old layout)",
         P_(lambda p: {"W1": p[0]["W"], "b1": p[0]["b"], "W2": p[1]["W"], "b2": p[1]["b"]}),
         TypeError, ON_PARAMS),
@@ -212,39 +220,48 @@ MUTATIONS = [
     Row("params int", P_(lambda p: 1), TypeError, ON_PARAMS),
     Row("params one array", P_(lambda p: p[0]["W"]), TypeError, ON_PARAMS),
     Row("params nested one level deeper", P_(lambda p: [[d] for d in p]), TypeError, ON_PARAMS),
-    Row("params layer as [W, b]", P_(lambda p: [[d["W"], d["b"]] for d in p]), TypeError, ON_PARAMS),
-    Row("params layer as (W, b)", P_(lambda p: [(d["W"], d["b"]) for d in p]), TypeError, ON_PARAMS),
+    Row("params layer as [W, b]", P_(lambda p: [[d["W"], d["b"]] for d in p]), TypeError,
+        ON_PARAMS),
+    Row("params layer as (W, b)", P_(lambda p: [(d["W"], d["b"]) for d in p]), TypeError,
+        ON_PARAMS),
     Row("params one layer short", P_(lambda p: p[1:]), ValueError, ON_PARAMS),
     Row("params one layer too many", P_(lambda p: p + [{"W": jnp.ones((1, 1), F64),
-                                                       "b": jnp.zeros((1, 1), F64)}]), ValueError, ON_PARAMS),
+                                                       "b": jnp.zeros((1, 1), F64)}]),
+        ValueError, ON_PARAMS),
     Row("params layers swapped", P_(lambda p: p[::-1]), ValueError, ON_PARAMS),
     Row("params W transposed", P_(lambda p: layer(p, 0, W=p[0]["W"].T)), ValueError, ON_PARAMS),
-    Row("params last W transposed", P_(lambda p: layer(p, 1, W=p[1]["W"].T)), ValueError, ON_PARAMS),
+    Row("params last W transposed", P_(lambda p: layer(p, 1, W=p[1]["W"].T)), ValueError,
+        ON_PARAMS),
     Row("params W 1-D", P_(lambda p: layer(p, 1, W=p[1]["W"][0])), ValueError, ON_PARAMS),
     Row("params W 3-D", P_(lambda p: layer(p, 0, W=p[0]["W"][None])), ValueError, ON_PARAMS),
     Row("params W 0-D", P_(lambda p: layer(p, 0, W=p[0]["W"][0, 0])), ValueError, ON_PARAMS),
     Row("params b 1-D", P_(lambda p: layer(p, 0, b=p[0]["b"][:, 0])), ValueError, ON_PARAMS),
     Row("params b row (1, n)", P_(lambda p: layer(p, 0, b=p[0]["b"].T)), ValueError, ON_PARAMS),
-    Row("params b too long", P_(lambda p: layer(p, 0, b=jnp.zeros((5, 1), F64))), ValueError, ON_PARAMS),
+    Row("params b too long", P_(lambda p: layer(p, 0, b=jnp.zeros((5, 1), F64))), ValueError,
+        ON_PARAMS),
     Row("params b scalar", P_(lambda p: layer(p, 1, b=jnp.zeros((), F64))), ValueError, ON_PARAMS),
     Row("params W shapes do not chain", P_(lambda p: layer(p, 1, W=jnp.ones((1, 7), F64))),
         ValueError, ON_PARAMS),
     Row("params mixed dtypes (b float32)",
         P_(lambda p: layer(p, 1, b=p[1]["b"].astype(jnp.float32))), TypeError, ON_PARAMS),
     Row("params layer 2 float32", P_(lambda p: layer(p, 1, W=p[1]["W"].astype(jnp.float32),
-                                                     b=p[1]["b"].astype(jnp.float32))), TypeError, ON_PARAMS),
+                                                     b=p[1]["b"].astype(jnp.float32))),
+        TypeError, ON_PARAMS),
     Row("params all float32 (X float64)",
         P_(lambda p: jax.tree.map(lambda a: a.astype(jnp.float32), p)), TypeError, ON_PARAMS),
-    Row("params int W", P_(lambda p: layer(p, 0, W=p[0]["W"].astype(jnp.int32))), TypeError, ON_PARAMS),
+    Row("params int W", P_(lambda p: layer(p, 0, W=p[0]["W"].astype(jnp.int32))), TypeError,
+        ON_PARAMS),
     Row("params bool W", P_(lambda p: layer(p, 0, W=p[0]["W"] > 0)), TypeError, ON_PARAMS),
     Row("params complex W", P_(lambda p: layer(p, 0, W=p[0]["W"].astype(jnp.complex128))),
         TypeError, ON_PARAMS),
     Row("params W nested list", P_(lambda p: layer(p, 0, W=np.asarray(p[0]["W"]).tolist())),
         TypeError, ON_PARAMS),
     Row("params W None", P_(lambda p: [{"W": None, "b": p[0]["b"]}, p[1]]), TypeError, ON_PARAMS),
-    Row("params W str", P_(lambda p: [{"W": "W", "b": p[0]["b"]}, p[1]]), TypeError, ON_PARAMS, traced=False),
+    Row("params W str", P_(lambda p: [{"W": "W", "b": p[0]["b"]}, p[1]]), TypeError, ON_PARAMS,
+        traced=False),
     Row("params W ShapeDtypeStruct",
-        P_(lambda p: layer(p, 0, W=jax.ShapeDtypeStruct((4, 3), F64))), TypeError, ON_PARAMS, traced=False),
+        P_(lambda p: layer(p, 0, W=jax.ShapeDtypeStruct((4, 3), F64))), TypeError, ON_PARAMS,
+        traced=False),
     Row("params zero-width hidden layer",
         P_(lambda p: [{"W": jnp.zeros((0, 3), F64), "b": jnp.zeros((0, 1), F64)},
                       {"W": jnp.zeros((1, 0), F64), "b": p[1]["b"]}]), ValueError, ON_PARAMS),
@@ -252,7 +269,8 @@ MUTATIONS = [
         lambda p, X, Y, A: (layer(p, 1, W=jnp.zeros((0, 4), F64), b=jnp.zeros((0, 1), F64)), X,
                             Y[:0], A), ValueError, ON_PARAMS),
     Row("params zero inputs (n_x = 0)",
-        lambda p, X, Y, A: (layer(p, 0, W=jnp.zeros((4, 0), F64)), X[:0], Y, A), ValueError, ON_PARAMS),
+        lambda p, X, Y, A: (layer(p, 0, W=jnp.zeros((4, 0), F64)), X[:0], Y, A),
+        ValueError, ON_PARAMS),
     # activations
     Row("activation unknown", A_(("swish", "sigmoid")), ValueError, ON_ACTS),
     Row("activation upper case", A_(("RELU", "sigmoid")), ValueError, ON_ACTS),
@@ -272,8 +290,10 @@ MUTATIONS = [
     Row("activations dict", A_({"relu": 1, "sigmoid": 2}), TypeError, ON_ACTS, traced=False),
     Row("activations set", A_(frozenset({"relu", "sigmoid"})), TypeError, ON_ACTS),
     Row("activations int", A_(2), TypeError, ON_ACTS),
-    Row("activations NumPy array", A_(np.array(["relu", "sigmoid"])), TypeError, ON_ACTS, traced=False),
-    Row("activations generator", lambda p, X, Y, A: (p, X, Y, (a for a in ACTS)), TypeError, ON_ACTS, traced=False),
+    Row("activations NumPy array", A_(np.array(["relu", "sigmoid"])), TypeError, ON_ACTS,
+        traced=False),
+    Row("activations generator", lambda p, X, Y, A: (p, X, Y, (a for a in ACTS)), TypeError,
+        ON_ACTS, traced=False),
 ]
 
 FORWARD_ACCEPTS = {"activations non-sigmoid output"}  # forward computes any last activation
@@ -320,7 +340,7 @@ INLINE = {
 
 @pytest.mark.parametrize("row", MUTATIONS, ids=lambda r: r.name)
 def test_fit_and_gradient_check_reject_malformed_problems(row):
-    for name, call in INLINE.items():
+    for call in INLINE.values():
         with pytest.raises(row.error, match=row.match):
             call(*row.mutate(*base()))
 
@@ -332,9 +352,10 @@ _JIT = {name: jax.jit(getattr(jaxdnn, name), static_argnames="activations")
 ENTRY_POINTS = {
     "forward": (checks.check_network_args, lambda p, X, Y, A: jaxdnn.forward(p, X, A)),
     "predict": (checks.check_prediction_args, lambda p, X, Y, A: jaxdnn.predict(p, X, A)),
-    **{name: (checks.check_problem_args, lambda p, X, Y, A, f=getattr(jaxdnn, name): f(p, X, Y, A))
-       for name in ("cost", "manual_value_and_grad", "autodiff_value_and_grad",
-                    "cost_with_manual_vjp", "accuracy")},
+    **{name: (checks.check_problem_args, lambda p, X, Y, A, f=f: f(p, X, Y, A))
+       for name, f in ((n, getattr(jaxdnn, n))
+                       for n in ("cost", "manual_value_and_grad", "autodiff_value_and_grad",
+                                 "cost_with_manual_vjp", "accuracy"))},
     "jit(forward)": (checks.check_network_args,
                      lambda p, X, Y, A: _JIT["forward"](p, X, activations=A)),
     "jit(cost)": (checks.check_problem_args,
@@ -437,14 +458,16 @@ REG_MUTATIONS = [  # (name, kwargs, error, match, forward takes it)
     ("keep_prob Inf", dict(keep_prob=float("inf"), key=KEY), ValueError, r"keep_prob", True),
     ("keep_prob str", dict(keep_prob="0.5", key=KEY), TypeError, r"keep_prob", True),
     ("keep_prob bool", dict(keep_prob=True, key=KEY), TypeError, r"keep_prob", True),
-    ("keep_prob array", dict(keep_prob=jnp.asarray([0.5, 0.5]), key=KEY), TypeError, r"keep_prob", True),
+    ("keep_prob array", dict(keep_prob=jnp.asarray([0.5, 0.5]), key=KEY), TypeError, r"keep_prob",
+     True),
     ("keep_prob without key", dict(keep_prob=0.5), ValueError, r"key", True),
     ("dropout key int", dict(keep_prob=0.5, key=0), TypeError, r"key", True),
     ("dropout key str", dict(keep_prob=0.5, key="key"), TypeError, r"key", True),
     ("dropout key float array", dict(keep_prob=0.5, key=jnp.zeros(2)), TypeError, r"key", True),
-    ("dropout key uint32 of shape (3,)", dict(keep_prob=0.5, key=jnp.zeros(3, jnp.uint32)), TypeError,
-     r"key", True),
-    ("dropout batch of keys", dict(keep_prob=0.5, key=jax.random.split(KEY, 2)), ValueError, r"key", True),
+    ("dropout key uint32 of shape (3,)", dict(keep_prob=0.5, key=jnp.zeros(3, jnp.uint32)),
+     TypeError, r"key", True),
+    ("dropout batch of keys", dict(keep_prob=0.5, key=jax.random.split(KEY, 2)), ValueError, r"key",
+     True),
 ]
 
 
@@ -504,9 +527,12 @@ FIT_MUTATIONS = [  # (name, kwargs or tmp -> kwargs, error, match)
     ("learning_rate 0", dict(learning_rate=0.0), ValueError, r"learning_rate"),
     ("learning_rate NaN", dict(learning_rate=float("nan")), ValueError, r"learning_rate"),
     ("learning_rate Inf", dict(learning_rate=float("inf")), ValueError, r"learning_rate"),
-    ("learning_rate NumPy float32 NaN", dict(learning_rate=np.float32("nan")), ValueError, r"learning_rate"),
-    ("learning_rate jax NaN", dict(learning_rate=jnp.asarray(jnp.nan)), ValueError, r"learning_rate"),
-    ("learning_rate jax negative", dict(learning_rate=jnp.asarray(-1.0)), ValueError, r"learning_rate"),
+    ("learning_rate NumPy float32 NaN", dict(learning_rate=np.float32("nan")), ValueError,
+     r"learning_rate"),
+    ("learning_rate jax NaN", dict(learning_rate=jnp.asarray(jnp.nan)), ValueError,
+     r"learning_rate"),
+    ("learning_rate jax negative", dict(learning_rate=jnp.asarray(-1.0)), ValueError,
+     r"learning_rate"),
     ("learning_rate str", dict(learning_rate="0.1"), TypeError, r"learning_rate"),
     ("learning_rate bool", dict(learning_rate=True), TypeError, r"learning_rate"),
     ("learning_rate complex", dict(learning_rate=0.1j), TypeError, r"learning_rate"),
@@ -527,7 +553,8 @@ FIT_MUTATIONS = [  # (name, kwargs or tmp -> kwargs, error, match)
     ("optimizer str", dict(optimizer="adam"), TypeError, r"optimizer"),
     ("optimizer object", dict(optimizer=object()), TypeError, r"optimizer"),
     ("optimizer int", dict(optimizer=1), TypeError, r"optimizer"),
-    ("optimizer adam with bad lr", lambda tmp: dict(optimizer=jaxdnn.adam(-1.0)), ValueError, r"learning_rate"),
+    ("optimizer adam with bad lr", lambda tmp: dict(optimizer=jaxdnn.adam(-1.0)), ValueError,
+     r"learning_rate"),
     ("batch_size 0", dict(batch_size=0, key=KEY), ValueError, r"batch_size"),
     ("batch_size -1", dict(batch_size=-1, key=KEY), ValueError, r"batch_size"),
     ("batch_size m + 1", dict(batch_size=6, key=KEY), ValueError, r"batch_size"),
@@ -538,20 +565,23 @@ FIT_MUTATIONS = [  # (name, kwargs or tmp -> kwargs, error, match)
     ("minibatch key int", dict(batch_size=2, key=0), TypeError, r"key"),
     ("minibatch key str", dict(batch_size=2, key="key"), TypeError, r"key"),
     ("minibatch key float array", dict(batch_size=2, key=jnp.zeros(2)), TypeError, r"key"),
-    ("minibatch batch of keys", dict(batch_size=2, key=jax.random.split(KEY, 2)), ValueError, r"key"),
+    ("minibatch batch of keys", dict(batch_size=2, key=jax.random.split(KEY, 2)), ValueError,
+     r"key"),
     ("unused key int", dict(key=5), TypeError, r"key"),
     ("chunk_size 0", dict(chunk_size=0), ValueError, r"chunk_size"),
     ("chunk_size -1", dict(chunk_size=-1), ValueError, r"chunk_size"),
     ("chunk_size 1.5", dict(chunk_size=1.5), ValueError, r"chunk_size"),
     ("chunk_size str", dict(chunk_size="1"), ValueError, r"chunk_size"),
     ("checkpoint_every without dir", dict(checkpoint_every=1), ValueError, r"checkpoint"),
-    ("checkpoint_every 0", lambda tmp: dict(checkpoint_every=0, checkpoint_dir=tmp / "c"), ValueError,
-     r"checkpoint_every"),
+    ("checkpoint_every 0", lambda tmp: dict(checkpoint_every=0, checkpoint_dir=tmp / "c"),
+     ValueError, r"checkpoint_every"),
     ("checkpoint_every != chunk_size",
-     lambda tmp: dict(checkpoint_every=1, chunk_size=2, checkpoint_dir=tmp / "c"), ValueError, r"chunk"),
+     lambda tmp: dict(checkpoint_every=1, chunk_size=2, checkpoint_dir=tmp / "c"),
+     ValueError, r"chunk"),
     ("checkpoint_dir int", dict(checkpoint_dir=5), TypeError, r"str|path"),
     ("checkpoint_dir of another run", lambda tmp: dict(checkpoint_dir=_other_run_dir(tmp),
-                                                       learning_rate=0.2), ValueError, r"different run"),
+                                                       learning_rate=0.2),
+     ValueError, r"different run"),
     ("checkpoint_dir with a corrupt checkpoint",
      lambda tmp: dict(checkpoint_dir=_corrupt_run_dir(tmp)), CheckpointError, r"ckpt_00000002"),
     ("mesh str", dict(mesh="data"), TypeError, r"mesh"),
@@ -600,7 +630,8 @@ GC_MUTATIONS = [  # (name, kwargs, error, match)
     ("threshold NaN", dict(threshold=float("nan")), ValueError, r"threshold"),
     ("threshold str", dict(threshold="1e-7"), TypeError, r"threshold"),
     ("grad_fn int", dict(grad_fn=3), TypeError, r"grad_fn|callable"),
-    ("grad_fn returns (0, None)", dict(grad_fn=lambda *a: (0.0, None)), ValueError, r"grad_fn|grad"),
+    ("grad_fn returns (0, None)", dict(grad_fn=lambda *a: (0.0, None)), ValueError,
+     r"grad_fn|grad"),
     ("grad_fn returns transposed W", dict(grad_fn=_transposed_grads), ValueError, r"grad_fn|grad"),
 ]
 
@@ -636,7 +667,8 @@ def _gd(grads_fn=lambda g: g, lr=0.1, params_fn=lambda p: p):
 GD_MUTATIONS = [  # (name, call, error, match)
     ("grads missing b", _gd(lambda g: layer(g, 1, b=None)), ValueError, r"grads"),
     ("grads extra key", _gd(lambda g: layer(g, 0, gamma=g[0]["b"])), ValueError, r"grads"),
-    ("grads dW/db keys", _gd(lambda g: [{"dW": d["W"], "db": d["b"]} for d in g]), ValueError, r"grads"),
+    ("grads dW/db keys", _gd(lambda g: [{"dW": d["W"], "db": d["b"]} for d in g]), ValueError,
+     r"grads"),
     ("grads W transposed", _gd(lambda g: layer(g, 0, W=g[0]["W"].T)), ValueError, r"grads"),
     ("grads b 1-D", _gd(lambda g: layer(g, 0, b=g[0]["b"][:, 0])), ValueError, r"grads"),
     ("grads one layer short", _gd(lambda g: g[:1]), ValueError, r"grads"),
@@ -645,9 +677,10 @@ GD_MUTATIONS = [  # (name, call, error, match)
     ("grads dict", _gd(lambda g: {"W1": g[0]["W"]}), ValueError, r"grads"),
     ("grads nested one level deeper", _gd(lambda g: [[d] for d in g]), ValueError, r"grads"),
     ("grads str leaf", _gd(lambda g: layer(g, 0, W="W")), ValueError, r"grads"),
-    ("grads nested-list leaf", _gd(lambda g: layer(g, 0, W=np.asarray(g[0]["W"]).tolist())), ValueError,
+    ("grads nested-list leaf", _gd(lambda g: layer(g, 0, W=np.asarray(g[0]["W"]).tolist())),
+     ValueError, r"grads"),
+    ("grads of a transposed W", _gd(params_fn=lambda p: layer(p, 0, W=p[0]["W"].T)), ValueError,
      r"grads"),
-    ("grads of a transposed W", _gd(params_fn=lambda p: layer(p, 0, W=p[0]["W"].T)), ValueError, r"grads"),
     ("learning_rate NaN", _gd(lr=float("nan")), ValueError, r"learning_rate"),
     ("learning_rate Inf", _gd(lr=float("inf")), ValueError, r"learning_rate"),
     ("learning_rate str", _gd(lr="0.1"), TypeError, r"learning_rate"),
@@ -668,7 +701,7 @@ def test_gd_update_rejects_bad_arguments(name, call, error, match):
 
 
 def test_gd_update_accepts_float32_params_with_a_float64_rate_and_vmapped_rates():
-    to32 = lambda t: jax.tree.map(lambda a: a.astype(jnp.float32), t)  # noqa: E731
+    to32 = lambda t: jax.tree.map(lambda a: a.astype(jnp.float32), t)
     new = _gd(to32, lr=np.float64(0.1), params_fn=to32)()
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(new))
     assert_finite(new, "float32 params")
@@ -765,8 +798,8 @@ SAVE_MUTATIONS = [  # (name, kwargs, error, match)
      r"params"),
     ("params str array", dict(params=[{"W": np.array(["a"])}]), TypeError, r"params"),
     ("params bytes array", dict(params=[{"W": np.array([b"ab"])}]), TypeError, r"params"),
-    ("params datetime array", dict(params=[{"W": np.array(["2020-01-01"], "datetime64[D]")}]), TypeError,
-     r"params"),
+    ("params datetime array", dict(params=[{"W": np.array(["2020-01-01"], "datetime64[D]")}]),
+     TypeError, r"params"),
     ("params a set", dict(params={1, 2}), TypeError, r"params"),
     ("params PRNG key leaf", dict(params=[KEY]), TypeError, r"params"),
     ("params a function", dict(params=[jnp.tanh]), TypeError, r"params"),
@@ -969,9 +1002,10 @@ def test_load_round_trips_a_good_file(tmp_path):
 
 
 def test_case_count(capsys):
-    """How many (input, function) cases the tables make, printed to the terminal (also under xdist)."""
-    problem = sum(len(checks_for(r)) * (1 + (r.traced is not False)) for r in MUTATIONS) + len(INLINE) * len(
-        MUTATIONS)
+    """How many (input, function) cases the tables make, printed to the terminal (also under
+    xdist)."""
+    problem = (sum(len(checks_for(r)) * (1 + (r.traced is not False)) for r in MUTATIONS)
+               + len(INLINE) * len(MUTATIONS))
     cases = {
         "malformed problems (checks, eager and traced; fit; gradient_check)": problem,
         "end to end, per entry point": len(list(_end_to_end_cases())),

@@ -12,8 +12,16 @@ import pytest
 
 import jaxdnn
 from jaxdnn.course import gradient_check_test_case
-from jaxdnn.gradcheck import (ROUNDOFF_FACTOR, hessian_check, input_gradient_check, numeric,
-                              numeric_grad, relative_difference, slip_probability, tolerances)
+from jaxdnn.gradcheck import (
+    ROUNDOFF_FACTOR,
+    hessian_check,
+    input_gradient_check,
+    numeric,
+    numeric_grad,
+    relative_difference,
+    slip_probability,
+    tolerances,
+)
 from jaxdnn.gradcheck.__main__ import main
 
 COURSE = gradient_check_test_case()
@@ -39,7 +47,7 @@ COURSE_BUGS = planted((1, "W", lambda g, *_: 2 * g), (0, "b", lambda g, *_: 4 * 
 def count_compiles():
     """Counts XLA backend compilations (of any function) inside the block."""
     count = []
-    listener = lambda event, duration, **kw: (  # noqa: E731
+    listener = lambda event, duration, **kw: (
         count.append(event) if event == "/jax/core/compile/backend_compile_duration" else None)
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
@@ -69,7 +77,8 @@ def test_flags_the_planted_bugs_on_the_right_leaves():
     report = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS)
     assert not report.passed
     assert set(report.failed_leaves) == {"[1]['W']", "[0]['b']"}
-    # the course prints "There is a mistake in the backward propagation! difference = 0.2850931567761623"
+    # the course prints
+    # "There is a mistake in the backward propagation! difference = 0.2850931567761623"
     assert report.manual_vs_numeric == pytest.approx(0.2850931567761623, abs=1e-6)
     assert 0.05 < report["[1]['W']"].manual_vs_numeric < 0.5
     assert 0.05 < report["[0]['b']"].manual_vs_numeric < 0.9
@@ -159,7 +168,7 @@ def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg)
 def test_dropout_masks_are_the_same_in_every_evaluation():
     """A grad_fn that drops other units than the cost does is flagged: the masks matter, and the
     passing check above therefore used the same masks as the finite differences."""
-    other_key = lambda p, X, Y, a, **kw: jaxdnn.manual_value_and_grad(  # noqa: E731
+    other_key = lambda p, X, Y, a, **kw: jaxdnn.manual_value_and_grad(
         p, X, Y, a, **{**kw, "key": jax.random.key(6)})
     report = jaxdnn.gradient_check(*COURSE, keep_prob=0.8, key=jax.random.key(5),
                                    grad_fn=other_key)
@@ -224,7 +233,8 @@ def test_the_chance_that_a_wrong_leaf_slips_through_is_the_stated_one():
     trials = 100
     for k in (1, 2):
         slips = sum(check(grad_fn=wrong, num_directions=k,
-                          directions_key=jax.random.key(100 * k + i))["[1]['W']"].agrees_with_numeric
+                          directions_key=jax.random.key(100 * k + i))["[1]['W']"]
+                    .agrees_with_numeric
                     for i in range(trials))
         p = slip_probability(d, k, lo)
         assert p == pytest.approx(0.5 ** k, rel=1e-9)

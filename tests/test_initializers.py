@@ -49,7 +49,8 @@ def test_vmap_over_keys_stacks_models():
     keys = jax.random.split(jax.random.key(0), 5)
     stacked = jax.vmap(lambda k: jaxdnn.init_params(k, [3, 4, 1]))(keys)
     assert stacked[0]["W"].shape == (5, 4, 3)
-    np.testing.assert_array_equal(stacked[0]["W"][2], jaxdnn.init_params(keys[2], [3, 4, 1])[0]["W"])
+    np.testing.assert_array_equal(stacked[0]["W"][2],
+                                  jaxdnn.init_params(keys[2], [3, 4, 1])[0]["W"])
 
 
 @pytest.mark.parametrize("dims,error,match", [

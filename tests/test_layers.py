@@ -1,4 +1,5 @@
-"""The layer building blocks against jax.vjp, and the manual pass from losses jaxdnn does not know."""
+"""The layer building blocks against jax.vjp, and the manual pass from losses jaxdnn does not
+know."""
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +48,8 @@ def test_linear_backward_equals_the_vjp_of_linear_forward(n, mode):
 def test_linear_activation_backward_equals_the_vjp_of_the_layer(name, mode):
     A_prev, W, b, dA = layer(seed=1)
     m = A_prev.shape[1]
-    A, cache = maybe_jit(jaxdnn.linear_activation_forward, mode, ("activation",))(A_prev, W, b, name)
+    A, cache = maybe_jit(jaxdnn.linear_activation_forward, mode, ("activation",))(A_prev, W, b,
+                                                                                  name)
     g = ACTIVATIONS[name][0]
     np.testing.assert_allclose(A, g(np.asarray(W) @ np.asarray(A_prev) + np.asarray(b)), rtol=1e-14)
     got = maybe_jit(jaxdnn.linear_activation_backward, mode, ("activation",))(dA, cache, name)
@@ -59,7 +61,8 @@ def test_linear_activation_backward_equals_the_vjp_of_the_layer(name, mode):
 # Losses the library does not know, each with its dL/dA_L written by hand as a user would.
 def _huber(A, Y, delta=0.5):
     r = A - Y
-    return jnp.sum(jnp.where(jnp.abs(r) <= delta, 0.5 * r * r, delta * (jnp.abs(r) - 0.5 * delta)), 0)
+    return jnp.sum(jnp.where(jnp.abs(r) <= delta, 0.5 * r * r,
+                             delta * (jnp.abs(r) - 0.5 * delta)), 0)
 
 
 UNKNOWN_LOSSES = {
@@ -102,7 +105,8 @@ def test_backward_from_any_loss_equals_jax_grad_of_its_mean(name, mode):
 
 
 def test_backward_from_with_the_paired_loss_equals_backward():
-    """Starting from the cross-entropy's dL/dA_L = -Y/A + (1-Y)/(1-A) is the course's L_model_backward."""
+    """Starting from the cross-entropy's dL/dA_L = -Y/A + (1-Y)/(1-A) is the course's
+    L_model_backward."""
     params = jaxdnn.init_params(jax.random.key(3), [3, 4, 1], "xavier", jnp.float64)
     X = jax.random.normal(jax.random.key(4), (3, 5), jnp.float64)
     Y = jnp.asarray([[1.0, 0.0, 1.0, 1.0, 0.0]])

@@ -28,7 +28,8 @@ def test_cost_equals_the_course_formula_and_optax():
     acts = ("tanh", "sigmoid")
     A, caches = jaxdnn.forward(params, X, acts)
     A, Y_np = np.asarray(A), np.asarray(Y)
-    course = -np.sum(Y_np * np.log(A) + (1 - Y_np) * np.log(1 - A)) / 7  # sum outputs, mean examples
+    # sum outputs, mean examples
+    course = -np.sum(Y_np * np.log(A) + (1 - Y_np) * np.log(1 - A)) / 7
     optax_J = jnp.sum(optax.losses.sigmoid_binary_cross_entropy(caches[-1].Z, Y)) / 7
     J = jaxdnn.cost(params, X, Y, acts)
     assert float(J) == pytest.approx(course, rel=1e-13)
@@ -69,7 +70,8 @@ def test_squared_error_cost_is_half_the_mean_squared_norm():
     Y = jax.random.normal(jax.random.key(4), (2, 5), jnp.float64)
     AL = np.asarray(jaxdnn.forward(params, X, ("tanh", "linear"))[0])
     expected = np.sum((AL - np.asarray(Y)) ** 2) / (2 * 5)  # J = 1/(2m) sum ||A_L - Y||^2
-    assert float(jaxdnn.cost(params, X, Y, ("tanh", "linear"))) == pytest.approx(expected, rel=1e-14)
+    assert float(jaxdnn.cost(params, X, Y, ("tanh", "linear"))) == pytest.approx(expected,
+                                                                                 rel=1e-14)
 
 
 def test_softmax_cost_and_gradient_are_finite_at_logits_of_1e4_in_float32(mode):
@@ -77,7 +79,8 @@ def test_softmax_cost_and_gradient_are_finite_at_logits_of_1e4_in_float32(mode):
     params = [{"W": jnp.asarray([[1e4], [-1e4], [0.0]], jnp.float32),
                "b": jnp.zeros((3, 1), jnp.float32)}]
     X = jnp.asarray([[1.0, -1.0, 1.0, -1.0]], jnp.float32)
-    Y = jaxdnn.one_hot(jnp.asarray([0, 1, 1, 0]), 3, jnp.float32)  # two right, two confidently wrong
+    # two right, two confidently wrong
+    Y = jaxdnn.one_hot(jnp.asarray([0, 1, 1, 0]), 3, jnp.float32)
     acts = ("softmax",)
     J = maybe_jit(jaxdnn.cost, mode)(params, X, Y, acts)
     # each wrong example: logsumexp(z) - z_y = 1e4 - (-1e4) = 2e4; the right ones lose ~0

@@ -368,7 +368,7 @@ def test_vmap_over_decay_rates():
     params = make_params(23, jnp.float64)
     grads = grad_sequence(24, params, 6)
     rates = [0.0, 1.0]
-    sched = lambda r: schedules.inverse_time_decay(0.1, r)  # noqa: E731
+    sched = lambda r: schedules.inverse_time_decay(0.1, r)
     batched = jax.vmap(lambda r: run_scan(momentum(sched(r), 0.5), params, grads, 6)[0])(
         jnp.array(rates))
     for i, r in enumerate(rates):

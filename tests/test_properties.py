@@ -67,8 +67,9 @@ def report(capsys, name, minimum, **extra):
 # strategies
 
 
-# (dims, activations, m): every hidden activation, 1 to 4 layers, widths 1 to 8, m 1 to 7. Drawn from
-# this fixed set so that each compiled program is reused by many examples (each new shape compiles)
+# (dims, activations, m): every hidden activation, 1 to 4 layers, widths 1 to 8, m 1 to 7. Drawn
+# from this fixed set so that each compiled program is reused by many examples (each new shape
+# compiles)
 ARCHITECTURES = [
     ((2, 1), ("sigmoid",), 3),
     ((1, 1, 1), ("tanh", "sigmoid"), 1),
@@ -307,9 +308,9 @@ def _predict_and_accuracy(arch, seed, jit, method):
                               jax.jit(lambda p, x: jaxdnn.forward(p, x, acts)[0]))
         predict, accuracy, forward = _PREDICT[acts]
     else:
-        predict = lambda p, x: jaxdnn.predict(p, x, acts)  # noqa: E731
-        accuracy = lambda p, x, y: jaxdnn.accuracy(p, x, y, acts)  # noqa: E731
-        forward = lambda p, x: jaxdnn.forward(p, x, acts)[0]  # noqa: E731
+        predict = lambda p, x: jaxdnn.predict(p, x, acts)
+        accuracy = lambda p, x, y: jaxdnn.accuracy(p, x, y, acts)
+        forward = lambda p, x: jaxdnn.forward(p, x, acts)[0]
     for s in SCALES:
         Xs = X * jnp.asarray(s, dtype)
         what = f"dims {dims}, acts {acts}, m {m}, {jnp.dtype(dtype)}, X*{s:g}, jit {jit}"

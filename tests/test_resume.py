@@ -1,4 +1,5 @@
-"""Checkpointed training: a run killed with SIGKILL and resumed ends bitwise equal to an unbroken one."""
+"""Checkpointed training: a run killed with SIGKILL and resumed ends bitwise equal to an unbroken
+one."""
 
 import signal
 import subprocess

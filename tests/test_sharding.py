@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -180,6 +179,7 @@ def test_data_mesh_and_shard_data_on_one_device():
     mesh = jaxdnn.sharding.data_mesh()
     assert mesh.axis_names == ("data",) and mesh.shape["data"] == len(jax.devices())
     X = jnp.ones((3, 8))
-    assert jaxdnn.sharding.shard_data(mesh, X).sharding.spec == jax.sharding.PartitionSpec(None, "data")
+    spec = jaxdnn.sharding.shard_data(mesh, X).sharding.spec
+    assert spec == jax.sharding.PartitionSpec(None, "data")
     with pytest.raises(ValueError, match="must have a 'data' axis"):
         jaxdnn.sharding.shard_data(jax.make_mesh((1,), ("batch",)), X)

@@ -24,7 +24,7 @@ def cat():
             pytest.fail(msg)  # in CI the data must be found
         pytest.skip(msg)
     d = jaxdnn.data.load_catvnoncat(DATA_DIR)
-    f64 = lambda a: jnp.asarray(a, jnp.float64)  # noqa: E731
+    f64 = lambda a: jnp.asarray(a, jnp.float64)
     return f64(d.train_x), f64(d.train_y), f64(d.test_x), f64(d.test_y)
 
 
@@ -99,15 +99,15 @@ def test_chunking_does_not_change_the_result_bitwise():
 def test_vmap_over_8_seeds_equals_8_separate_fits():
     _, X, Y = problem()
     keys = jax.random.split(jax.random.key(42), 8)
-    init = lambda k: jaxdnn.init_params(k, DIMS, "he", jnp.float64)  # noqa: E731
+    init = lambda k: jaxdnn.init_params(k, DIMS, "he", jnp.float64)
     stacked = jax.vmap(init)(keys)
-    fit = lambda p: jaxdnn.fit(p, X, Y, ACTS, learning_rate=0.2, num_iterations=60)  # noqa: E731
+    fit = lambda p: jaxdnn.fit(p, X, Y, ACTS, learning_rate=0.2, num_iterations=60)
     v_params, v_costs = jax.vmap(fit)(stacked)
     assert v_costs.shape == (8, 60)
     for i, k in enumerate(keys):
         p, c = fit(init(k))
         np.testing.assert_allclose(v_costs[i], c, rtol=1e-12, atol=0)
-        assert_trees_close(jax.tree.map(lambda a: a[i], v_params), p, rtol=1e-12, atol=1e-13,
+        assert_trees_close(jax.tree.map(lambda a, i=i: a[i], v_params), p, rtol=1e-12, atol=1e-13,
                            what=f"seed {i}")
 
 
@@ -161,7 +161,8 @@ def test_fit_with_an_optax_optimizer_equals_the_optax_loop(make_opt):
 def test_fit_with_l2_and_dropout_runs_the_regularised_gradients():
     params, X, Y = problem()
     p_l2, c_l2 = jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=5, l2=0.5)
-    assert float(c_l2[0]) == pytest.approx(float(jaxdnn.cost(params, X, Y, ACTS, l2=0.5)), rel=1e-14)
+    assert float(c_l2[0]) == pytest.approx(float(jaxdnn.cost(params, X, Y, ACTS, l2=0.5)),
+                                           rel=1e-14)
     key = jax.random.key(1)
     _, c_drop = jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=5,
                            keep_prob=0.7, key=key)
@@ -282,7 +283,7 @@ def test_vmap_over_learning_rates_equals_separate_fits(make):
     for i, lr in enumerate(lrs):
         p, c = jaxdnn.fit(params, X, Y, ACTS, optimizer=make(lr), **kw)
         np.testing.assert_allclose(v_costs[i], c, rtol=1e-10, err_msg=f"lr={lr}")
-        assert_trees_close(jax.tree.map(lambda a: a[i], v_params), p, rtol=1e-10, atol=1e-12,
+        assert_trees_close(jax.tree.map(lambda a, i=i: a[i], v_params), p, rtol=1e-10, atol=1e-12,
                            what=f"vmapped lr={lr}")
 
 

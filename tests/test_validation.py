@@ -25,11 +25,13 @@ def bad_cases():
     p_mixed = [dict(p[0]), dict(p[1])]
     p_mixed[1]["b"] = p_mixed[1]["b"].astype(jnp.float32)
     return {
-        "X rows do not match W1": (p, X[:2], Y, ACTS, ValueError, r"X must have shape \(3, m\).*got \(2, 5\)"),
+        "X rows do not match W1": (p, X[:2], Y, ACTS, ValueError,
+                                   r"X must have shape \(3, m\).*got \(2, 5\)"),
         "X with examples in rows": (p, X.T, Y[:, :3], ACTS, ValueError, r"got \(5, 3\).*use X.T"),
         "X 1-D": (p, X[0], Y, ACTS, ValueError, r"X must be 2-D.*got shape \(5,\)"),
         "X empty": (p, X[:, :0], Y[:, :0], ACTS, ValueError, r"X has no examples"),
-        "integer X": (p, X.astype(jnp.int32), Y, ACTS, TypeError, r"X must be a floating array.*got int32"),
+        "integer X": (p, X.astype(jnp.int32), Y, ACTS, TypeError,
+                      r"X must be a floating array.*got int32"),
         "X dtype differs from params": (p, X.astype(jnp.float32), Y, ACTS, TypeError,
                                         r"X has dtype float32 but the params are float64"),
         "NaN in X": (p, X.at[1, 2].set(jnp.nan), Y, ACTS, ValueError, r"X contains 1 NaN or Inf"),
@@ -37,21 +39,28 @@ def bad_cases():
         "X a list": (p, X.tolist(), Y, ACTS, TypeError, r"X must be an array.*got list"),
         "Y of shape (m,)": (p, X, Y[0], ACTS, ValueError,
                             r"Y must have shape \(1, 5\) \(n_L, m\), got \(5,\); reshape"),
-        "Y of shape (m, 1)": (p, X, Y.T, ACTS, ValueError, r"Y must have shape \(1, 5\).*got \(5, 1\)"),
-        "label 2": (p, X, Y.at[0, 1].set(2.0), ACTS, ValueError, r"labels in Y must lie in \[0, 1\].*to 2"),
+        "Y of shape (m, 1)": (p, X, Y.T, ACTS, ValueError,
+                              r"Y must have shape \(1, 5\).*got \(5, 1\)"),
+        "label 2": (p, X, Y.at[0, 1].set(2.0), ACTS, ValueError,
+                    r"labels in Y must lie in \[0, 1\].*to 2"),
         "label -1": (p, X, Y.at[0, 1].set(-1.0), ACTS, ValueError, r"\[0, 1\], got values from -1"),
         "NaN label": (p, X, Y.at[0, 1].set(jnp.nan), ACTS, ValueError, r"Y contains NaN"),
         "unknown activation": (p, X, Y, ("swish", "sigmoid"), ValueError,
                                r"unknown activation 'swish' for layer 1; expected one of"),
-        "too few activations": (p, X, Y, ("sigmoid",), ValueError, r"got 1 activations.*for 2 layers"),
+        "too few activations": (p, X, Y, ("sigmoid",), ValueError,
+                                r"got 1 activations.*for 2 layers"),
         "too many activations": (p, X, Y, ("relu", "relu", "sigmoid"), ValueError,
                                  r"got 3 activations.*for 2 layers"),
-        "activations a string": (p, X, Y, "relu,sigmoid", TypeError, r"activations must be a tuple"),
-        "non-sigmoid output": (p, X, Y, ("relu", "tanh"), ValueError, r"output layer's activation names the cost and must be one of \['sigmoid', 'softmax', 'linear'\].*got 'tanh'"),
+        "activations a string": (p, X, Y, "relu,sigmoid", TypeError,
+                                 r"activations must be a tuple"),
+        "non-sigmoid output": (p, X, Y, ("relu", "tanh"), ValueError,
+                               r"output layer's activation names the cost and must be one of "
+                               r"\['sigmoid', 'softmax', 'linear'\].*got 'tanh'"),
         "W shapes do not chain": (p_mis, X, Y, ACTS, ValueError,
                                   r"params\[1\]\['W'\] has shape \(1, 7\): expected \(1, 4\)"),
         "mixed param dtypes": (p_mixed, X, Y, ACTS, TypeError, r"all params must share one dtype"),
-        "params a dict": ({"W1": p[0]["W"]}, X, Y, ACTS, TypeError, r"params must be a non-empty list"),
+        "params a dict": ({"W1": p[0]["W"]}, X, Y, ACTS, TypeError,
+                          r"params must be a non-empty list"),
         "params with dW keys": ([{"dW": p[0]["W"], "b": p[0]["b"]}], X, Y, ACTS, TypeError,
                                 r"params\[0\] must be a dict with keys 'W' and 'b'"),
     }
@@ -98,7 +107,8 @@ def test_forward_and_predict_check_their_inputs_too(case):
 
 
 def test_never_a_silently_broadcast_m_by_m_matrix():
-    """The classic bug: Y (m,) against A (1, m) broadcasts to (m, m). It must be an error instead."""
+    """The classic bug: Y (m,) against A (1, m) broadcasts to (m, m). It must be an error
+    instead."""
     p, X, Y = good()
     with pytest.raises(ValueError, match=r"\(1, 5\)"):
         jaxdnn.cost(p, X, np.asarray(Y[0]), ACTS)
@@ -126,7 +136,8 @@ def test_bad_regularisation_arguments(kw, error, match):
 
 def test_gd_update_rejects_mismatched_grads():
     p, _, _ = good()
-    with pytest.raises(ValueError, match=r"grads\[0\]\['W'\] has shape \(3, 4\), expected \(4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"grads\[0\]\['W'\] has shape \(3, 4\), expected \(4, 3\)"):
         jaxdnn.gd_update(p, [{"W": p[0]["W"].T, "b": p[0]["b"]}, p[1]], 0.1)
 
 
@@ -151,7 +162,8 @@ OUTPUT_CASES = {
         lambda Y: jnp.argmax(Y, axis=0), ("relu", "softmax"), ValueError,
         r"Y must have shape \(3, 5\).*got \(5,\); for integer class labels use jaxdnn.one_hot"),
     "softmax hidden layer": (lambda Y: Y, ("softmax", "softmax"), ValueError,
-                             r"'softmax' can only be the output layer's activation.*hidden layer 1"),
+                             r"'softmax' can only be the output layer's activation"
+                             r".*hidden layer 1"),
     "relu output": (lambda Y: Y, ("relu", "relu"), ValueError,
                     r"must be one of \['sigmoid', 'softmax', 'linear'\].*got 'relu'"),
     "NaN regression target": (lambda Y: Y.at[1, 1].set(jnp.nan), ("relu", "linear"), ValueError,

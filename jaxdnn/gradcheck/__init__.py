@@ -42,14 +42,18 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from jaxdnn.backward import cost_with_manual_vjp, manual_value_and_grad
 from jaxdnn.checks import check_problem, check_same_structure, check_scalar, checked
 from jaxdnn.gradcheck import numeric
 from jaxdnn.gradcheck.numeric import numeric_grad, slip_probability
-from jaxdnn.gradcheck.report import (GradCheckReport, LeafCheck, agrees, compare_leaf,
-                                     relative_difference)
+from jaxdnn.gradcheck.report import (
+    GradCheckReport,
+    LeafCheck,
+    agrees,
+    compare_leaf,
+    relative_difference,
+)
 from jaxdnn.regularization import check_regularization
 
 __all__ = ["EPSILON", "THRESHOLD", "ROUNDOFF_FACTOR", "GradCheckReport", "LeafCheck", "Tolerances",
@@ -226,7 +230,8 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, 
 def input_gradient_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp,
                          num_directions=None, directions_key=None, dtype="float64",
                          epsilon="auto", threshold="auto") -> GradCheckReport:
-    """Check ``dJ/dX`` of ``cost_fn`` (``jax.grad`` through its own VJP) like :func:`gradient_check`.
+    """Check ``dJ/dX`` of ``cost_fn`` (``jax.grad`` through its own VJP) like
+    :func:`gradient_check`.
 
     ``cost_fn(params, X, Y, activations)`` is a scalar cost, by default
     :func:`jaxdnn.cost_with_manual_vjp`, whose ``dJ/dX = W_1^T dZ_1 / m`` is written by hand. Its
@@ -340,7 +345,8 @@ def hessian_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp, nu
         shape = (k, *leaf.shape)
         leaves.append(compare_leaf(
             path, leaf.shape, manual[:, sl].reshape(shape), auto[:, sl].reshape(shape),
-            num[:, sl].reshape(shape), np.broadcast_to(kink[:, None], (k, leaf.size)).reshape(shape),
+            num[:, sl].reshape(shape),
+            np.broadcast_to(kink[:, None], (k, leaf.size)).reshape(shape),
             threshold=thr, atol_autodiff=atol_auto, atol_numeric=atol_num))
     return GradCheckReport(
         leaves=tuple(leaves), manual_vs_autodiff=relative_difference(manual, auto),

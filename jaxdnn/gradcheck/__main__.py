@@ -19,10 +19,9 @@ import json
 import sys
 
 import jax
-import jax.numpy as jnp
 
 from jaxdnn.activations import OUTPUTS
-from jaxdnn.gradcheck import (DTYPES, gradient_check, hessian_check, input_gradient_check)
+from jaxdnn.gradcheck import DTYPES, gradient_check, hessian_check, input_gradient_check
 from jaxdnn.initializers import METHODS, init_params
 from jaxdnn.labels import one_hot
 
@@ -54,7 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--layers", default="5,4,3,1",
                         help="layer sizes n_x,n_1,...,n_L (default: %(default)s)")
     parser.add_argument("--activations", default=None,
-                        help="one name per layer, comma-separated (default: relu..., then --output)")
+                        help="one name per layer, comma-separated "
+                             "(default: relu..., then --output)")
     parser.add_argument("--output", default=None, choices=OUTPUTS,
                         help="output activation, naming the cost (default: sigmoid, or the last "
                              "of --activations)")
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
             if args.keep_prob is not None:
                 reg.update(keep_prob=args.keep_prob, key=jax.random.key(args.dropout_seed))
             if "params" in checks:
-                reports["params"] = gradient_check(params, X, Y, acts, num_directions=args.directions,
+                reports["params"] = gradient_check(params, X, Y, acts,
+                                                   num_directions=args.directions,
                                                    **reg, **options)
             if "inputs" in checks:
                 reports["inputs"] = input_gradient_check(params, X, Y, acts,

@@ -139,13 +139,13 @@ def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activation
     """
     theta, unravel = ravel_pytree(params)
     grad_cost = jax.grad(lambda p: cost(p, X, Y, activations))
-    flat = lambda t: ravel_pytree(t)[0]  # noqa: E731
+    flat = lambda t: ravel_pytree(t)[0]
 
     def one(j):
         v = jax.random.normal(jax.random.fold_in(directions_key, j), theta.shape, theta.dtype)
         v = v / jnp.linalg.norm(v)
         V = unravel(v)
-        inner = lambda p: sum(jnp.vdot(a, b) for a, b in zip(  # noqa: E731
+        inner = lambda p: sum(jnp.vdot(a, b) for a, b in zip(
             jax.tree.leaves(jax.grad(cost_fn)(p, X, Y, activations)), jax.tree.leaves(V)))
         manual = flat(jax.grad(inner)(params))
         auto = flat(jax.jvp(grad_cost, (params,), (V,))[1])

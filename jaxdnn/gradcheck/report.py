@@ -3,8 +3,8 @@
 The pass rule (one rule for every check, both modes). A leaf's gradient under test ``g`` agrees
 with a reference ``r`` (autodiff, or the finite differences) when::
 
-    ||g - r||_2 / (||g||_2 + ||r||_2) < threshold        (the course's relative difference)
-    or   max_i |g_i - r_i| <= atol                        (absolute: below what the reference resolves)
+    ||g - r||_2 / (||g||_2 + ||r||_2) < threshold    (the course's relative difference)
+    or   max_i |g_i - r_i| <= atol                    (absolute: below what the reference resolves)
 
 ``atol`` against the finite differences is their own round-off (see
 :func:`jaxdnn.gradcheck.tolerances`): a gradient smaller than that cannot be told from zero by
@@ -94,7 +94,7 @@ def compare_leaf(path, shape, g, a, n, kink, *, threshold, atol_autodiff, atol_n
     kink = np.asarray(kink, bool)
     unravel = index or (lambda i: tuple(int(k) for k in np.unravel_index(i, g.shape)))
     valid = ~kink.ravel()
-    gv, av, nv = g.ravel()[valid], a.ravel()[valid], n.ravel()[valid]
+    gv, nv = g.ravel()[valid], n.ravel()[valid]
     if valid.any():
         w = int(np.flatnonzero(valid)[np.argmax(np.abs(gv - nv))])
     else:
@@ -168,7 +168,7 @@ class GradCheckReport:
         directions = self.mode == "directions"
         head = ("leaf", "shape", "manual~autodiff", "manual~numeric", "max|m-n|", "atol",
                 "worst at", "manual", "autodiff", "numeric", "verdict")
-        where = (lambda i: f"v{i[0]}") if directions else (lambda i: str(list(i)))  # noqa: E731
+        where = (lambda i: f"v{i[0]}") if directions else (lambda i: str(list(i)))
         rows = [
             (leaf.path, "x".join(map(str, leaf.shape)), f"{leaf.manual_vs_autodiff:.3e}",
              f"{leaf.manual_vs_numeric:.3e}", f"{leaf.max_abs_vs_numeric:.1e}",
@@ -178,7 +178,7 @@ class GradCheckReport:
             for leaf in self.leaves
         ]
         widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-        fmt = lambda r: "  ".join(c.rjust(w) if 0 < i < len(r) - 1 else c.ljust(w)  # noqa: E731
+        fmt = lambda r: "  ".join(c.rjust(w) if 0 < i < len(r) - 1 else c.ljust(w)
                                   for i, (c, w) in enumerate(zip(r, widths)))
         mode = ("every coordinate" if not directions
                 else f"{self.num_directions} random directions over all parameters"
