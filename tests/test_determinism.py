@@ -21,7 +21,6 @@ What is only close, with the reason (each test prints whether it happened to be 
   the float32 and minibatch runs came out bitwise equal; value-and-grads and init_params differed.
 """
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import numpy as np
 import pytest
 
 import jaxdnn
+from jaxdnn.loop import digest  # SHA-256 over every leaf's dtype, shape and bytes
 
 ACTS = ("tanh", "relu", "sigmoid")
 DIMS = [3, 5, 4, 1]
@@ -61,14 +61,6 @@ def problem(dtype=jnp.float64, seed=0):
     return params, X, Y
 
 
-def digest(tree) -> str:
-    """SHA-256 over every leaf's dtype, shape and bytes, in tree order."""
-    h = hashlib.sha256()
-    for leaf in jax.tree.leaves(tree):
-        a = np.asarray(leaf)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def assert_bitwise(actual, expected, what):
