@@ -36,7 +36,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.extend.core import get_opaque_trace_state
+
+try:
+    from jax.extend.core import get_opaque_trace_state
+except ImportError:  # jax < 0.9 has it in jax.core only
+    from jax.core import get_opaque_trace_state
 
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.checks import check_problem, check_scalar, is_concrete
