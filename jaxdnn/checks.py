@@ -134,10 +134,12 @@ def _device_summary(x, column_sums: bool):
     return (jnp.sum(~finite), jnp.min(safe), jnp.max(safe), sums if column_sums else None)
 
 
-def summarize(x, *, column_sums: bool = False) -> Summary:
+def summarize(x, *, values: bool = True, column_sums: bool = False) -> Summary:
     """The values of a concrete array, summarised where the array lives.
 
-    NumPy arrays and arrays on the CPU are summarised by NumPy on the host (no copy, no compile).
+    NumPy arrays and arrays on the CPU are summarised by NumPy on the host (no copy, no compile);
+    with ``values=False`` only the non-finite entries are counted (``lo = hi = 0``), in one pass
+    without a temporary when all are finite, which is what checking X on every ``fit`` call needs.
     An array on an accelerator is reduced there by one small compiled program and only the summary
     comes back: copying X to the host on every call would cost more than the training step (40 ms
     for MNIST's 784 x 60,000 floats on an H100, against 0.6 ms on the device). A global array
@@ -148,9 +150,16 @@ def summarize(x, *, column_sums: bool = False) -> Summary:
         x.is_fully_addressable and all(d.platform == "cpu" for d in x.devices()))
     if on_host:
         a = np.asarray(x)
+        if not values and not column_sums:
+            with np.errstate(over="ignore", invalid="ignore"):  # huge finite values may overflow
+                if a.dtype.kind not in "fc" or np.isfinite(a.sum()):
+                    return Summary(0, 0.0, 0.0, None)  # a finite sum: no NaN or Inf (one pass)
         finite = np.isfinite(a) if a.dtype.kind in "fc" else np.ones(a.shape, bool)
-        safe = np.where(finite, a, 0) if not finite.all() else a
-        return Summary(int(finite.size - finite.sum()),
+        n_bad = int(finite.size - np.count_nonzero(finite))
+        if not values and not column_sums:
+            return Summary(n_bad, 0.0, 0.0, None)
+        safe = np.where(finite, a, 0) if n_bad else a
+        return Summary(n_bad,
                        float(safe.min()) if safe.size else 0.0,
                        float(safe.max()) if safe.size else 0.0,
                        safe.sum(axis=0, dtype=np.float64) if column_sums and a.ndim == 2 else None)
@@ -313,7 +322,7 @@ def check_X(X, n_x: int, dtype) -> jnp.ndarray:
             f"X has dtype {X.dtype} but the params are {dtype}; convert one of them so they match"
         )
     if is_concrete(X):
-        n_bad = summarize(X).nonfinite
+        n_bad = summarize(X, values=False).nonfinite
         if n_bad:
             raise ValueError(f"X contains {n_bad} NaN or Inf values; expected only finite values")
     return X
