@@ -252,21 +252,29 @@ def test_slip_probability_matches_random_unit_vectors():
     assert slip_probability(d, 1, delta) <= delta * np.sqrt(2 * (d - 1) / np.pi)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3,))
-def doubled_dX_cost(params, X, Y, activations):
-    return jaxdnn.cost(params, X, Y, activations)
+def cost_with_rule(rule):
+    """``jaxdnn.cost`` whose custom VJP is ``rule(activations, (params, X, Y)) -> (dp, dX, dY)``."""
+
+    @partial(jax.custom_vjp, nondiff_argnums=(3,))
+    def f(params, X, Y, activations):
+        return jaxdnn.cost(params, X, Y, activations)
+
+    def fwd(params, X, Y, activations):
+        return jaxdnn.cost(params, X, Y, activations), (params, X, Y)
+
+    def bwd(activations, res, g):
+        return jax.tree.map(lambda x: g * x, rule(activations, res))
+
+    f.defvjp(fwd, bwd)
+    return f
 
 
-def _doubled_fwd(params, X, Y, activations):
-    return jaxdnn.cost(params, X, Y, activations), (params, X, Y)
-
-
-def _doubled_bwd(activations, res, g):
+def _doubled_dX(activations, res):
     dp, dX, dY = jax.grad(jaxdnn.cost, argnums=(0, 1, 2))(*res, activations)
-    return jax.tree.map(lambda x: g * x, (dp, 2 * dX, dY))
+    return dp, 2 * dX, dY
 
 
-doubled_dX_cost.defvjp(_doubled_fwd, _doubled_bwd)
+doubled_dX_cost = cost_with_rule(_doubled_dX)
 
 
 def test_dJ_dX_of_the_manual_vjp_cost_is_checked_and_a_wrong_one_flagged():
@@ -298,24 +306,14 @@ def test_float32_mode_uses_tolerances_from_its_round_off():
 SMOOTH = (*COURSE[:3], ("tanh", "tanh", "sigmoid"))
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3,))
-def first_order_only_cost(params, X, Y, activations):
-    return jaxdnn.cost(params, X, Y, activations)
-
-
-def _first_fwd(params, X, Y, activations):
-    return jaxdnn.cost(params, X, Y, activations), (params, X, Y)
-
-
-def _first_bwd(activations, res, g):
+def _first_order_only(activations, res):
     """Right gradient, but its rule treats W2 as a constant: d(grad)/dW2 is lost."""
     params, X, Y = res
     params = [params[0], dict(params[1], W=jax.lax.stop_gradient(params[1]["W"])), params[2]]
-    dp, dX, dY = jax.grad(jaxdnn.cost, argnums=(0, 1, 2))(params, X, Y, activations)
-    return jax.tree.map(lambda x: g * x, (dp, dX, dY))
+    return jax.grad(jaxdnn.cost, argnums=(0, 1, 2))(params, X, Y, activations)
 
 
-first_order_only_cost.defvjp(_first_fwd, _first_bwd)
+first_order_only_cost = cost_with_rule(_first_order_only)
 
 
 def test_hessian_vector_products_of_the_manual_vjp_and_a_wrong_second_order():
