@@ -18,16 +18,18 @@ and only data loaders and this function ever see it: each minibatch is turned ba
 so chunked, resumed and uninterrupted runs see the same minibatches.
 
 :func:`fit` is the convenient entry point. Called on concrete arrays, it makes the examples-first
-copy once and runs ``train_steps`` in a few chunks (donating the state from chunk to chunk);
-between chunks the host loop's pieces in :mod:`jaxdnn.loop` advance a progress bar, check that the
-costs are finite and write checkpoints. Called under a transformation (``jax.vmap``, ``jax.jit``,
-also when the only traced value hides inside an optimizer's closure), it sees that it is traced
+copy once for minibatches (full batch needs none) and runs ``train_steps`` in a few chunks
+(donating the state from chunk to chunk); between chunks the host loop's pieces in
+:mod:`jaxdnn.loop` advance a progress bar, check that the costs are finite and write checkpoints.
+Called under a transformation (``jax.vmap``, ``jax.jit``, also when the only traced value hides
+inside an optimizer's closure), it sees that it is traced
 and returns the pure scan's result, without the host pieces.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -191,8 +193,11 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         updates, opt_state = config.update(g, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state, bad), J
 
+    if not config.batch_size:  # the course layout once, outside the loop, not once per iteration
+        X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
+
     def full_batch(carry, t):
-        return update(carry, data.X.T, data.Y.T, jax.random.fold_in(k_drop, t))
+        return update(carry, X_full, Y_full, jax.random.fold_in(k_drop, t))
 
     def epoch(carry, e):
         bs = config.batch_size
@@ -230,10 +235,25 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
             Metrics(costs, bad, val_cost, val_accuracy))
 
 
+def _host_chunk(config, length, state, data, key, l2, validation):
+    """One chunk of the host loop. Full batch: ``data`` is ``(X, Y)`` in the course layout, and the
+    transpose of :func:`examples_first` cancels against ``train_steps``' transpose back inside the
+    one program, so full-batch training makes no working copy of X."""
+    if not config.batch_size:
+        data = examples_first(*data)
+    return train_steps(config, length, state, data, key, l2, validation)
+
+
 # The host loop owns its state's buffers: donated from chunk to chunk, no per-chunk copies.
-_train_donated = jax.jit(train_steps, static_argnums=(0, 1), donate_argnums=(2,))
+_train_donated = jax.jit(_host_chunk, static_argnums=(0, 1), donate_argnums=(2,))
 _examples_first = jax.jit(examples_first)
+_own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
 _TOP_LEVEL = get_opaque_trace_state()
+
+
+@functools.cache
+def _unused_key():
+    return jax.random.key(0)
 
 
 def _traced(*trees) -> bool:
@@ -310,11 +330,11 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     chunk = _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
-    key = jax.random.key(0) if key is None else key  # unused: no minibatches, no dropout
+    key = _unused_key() if key is None else key  # no minibatches, no dropout: never drawn from
     l2_term = None if isinstance(l2, (int, float)) and l2 == 0 else l2  # None: no L2 term
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    state = TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    state = TrainState(params, optimizer.init(params), np.zeros((), np.int32))
     if _traced(state, X, Y, key, l2, validation):
         if checkpoint_dir is not None:
             raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
@@ -346,7 +366,8 @@ def _fit_traced(config, n, chunk, state, X, Y, key, l2, validation):
 def _fit_host(config, n, chunk, state, X, Y, key, l2, validation, progress, checkpoint_dir):
     """The host loop: the compiled chunks, and between them the pieces of :mod:`jaxdnn.loop`."""
     unit = "epoch" if config.batch_size else "iteration"
-    data = _examples_first(X, Y)  # the one working copy of X, for the whole run
+    # minibatches: the one working copy of X, examples first, for the whole run
+    data = _examples_first(X, Y) if config.batch_size else (X, Y)
     start, costs, curves = 0, np.zeros(0), {}
     checkpoints = None
     if checkpoint_dir is not None:
@@ -355,7 +376,7 @@ def _fit_host(config, n, chunk, state, X, Y, key, l2, validation, progress, chec
         start, params, opt_state, costs, curves = checkpoints.restore(state.params,
                                                                       state.opt_state)
         state = TrainState(params, opt_state, jnp.asarray(start, jnp.int32))
-    state = jax.tree.map(jnp.copy, state)  # fit's own buffers: donated from here on
+    state = _own_copy(state)  # fit's own buffers: donated from here on
     costs, curves = [costs], {k: [v] for k, v in curves.items()}
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
     last = float(costs[0][-1]) if len(costs[0]) else None

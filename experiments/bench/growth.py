@@ -31,7 +31,8 @@ WIDTHS = (64, 128, 256, 512, 1024, 2048)
 WIDTH_M = 10_000
 QUICK = {"ms": (256, 1024), "widths": (), "width_m": 512}  # a smoke test: 4 points
 FIT_WORKING_COPIES = {"full": 0, "minibatch": 1}
-"""Copies of (X, Y) that ``fit`` makes beside the caller's: one per epoch with minibatches."""
+"""Copies of (X, Y) that ``fit`` makes beside the caller's: with minibatches the one examples-first
+working copy for the whole run; none for full batch."""
 
 
 def points(cfg: Config) -> list[dict]:
