@@ -17,7 +17,7 @@ Problems (``--configs``):
 | softmax | [784, 128, 64, 10] | relu, softmax | 10,000 | full batch, one-hot Y (10, m) |
 | softmax-mb | [784, 128, 64, 10] | relu, softmax | 60,000 | one epoch of minibatches of 256 |
 | sweep | 1024 planar models, ``jax.jit(jax.vmap(fit))`` over init seeds | tanh, sigmoid | 400 | full batch |
-| growth | [784, 128, 64, 1] for m = 10^3 ... 10^6, [784, w, w, 1] for w = 64 ... 2048 | relu, sigmoid | | full batch and minibatches: time and peak memory, plotted |
+| growth | [784, 128, 64, 1] for m = 10^3 ... 10^6, [784, w, w, 1] for w = 64 ... 2048 | relu, sigmoid | | full batch and minibatches: time and peak memory, plotted; a minibatch epoch against a full-batch iteration at each m |
 
 Peers (``--peers``), each training from the same initial params, on minibatch problems in the same
 example order (the one ``fit`` draws from its key): ``jaxdnn-manual`` and ``jaxdnn-autodiff``

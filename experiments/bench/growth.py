@@ -26,7 +26,7 @@ HIDDEN = (128, 64)
 N_X = 784
 BATCH = 256
 LEARNING_RATE = 0.05
-MS = (1_000, 10_000, 100_000, 1_000_000)
+MS = (1_000, 10_000, 60_000, 100_000, 1_000_000)  # 60,000: MNIST's training set
 WIDTHS = (64, 128, 256, 512, 1024, 2048)
 WIDTH_M = 10_000
 QUICK = {"ms": (256, 1024), "widths": (), "width_m": 512}  # a smoke test: 4 points
@@ -148,8 +148,14 @@ def measure(cfg: Config, log, run_point=None) -> dict:
             top = by_w[-3:]
             slopes[f"{mode}: time vs weights P, largest {len(top)}"] = slope(
                 [num_weights(r["dims"]) for r in top], [r["seconds"] for r in top])
+    full = {r["m"]: r["seconds"] for r in results
+            if r["axis"] == "m" and r["mode"] == "full" and r["status"] == "ok"}
+    epoch_vs_full = {r["m"]: r["seconds"] / full[r["m"]] for r in results
+                     if r["axis"] == "m" and r["mode"] == "minibatch" and r["status"] == "ok"
+                     and r["m"] in full}
     failed = [r for r in results if r["status"] != "ok"]
     return {"problem": "growth", "points": results, "slopes": slopes, "batch_size": BATCH,
+            "epoch_vs_full_batch": epoch_vs_full,
             "status": "ok" if len(failed) < len(results) else "failed",
             "reason": f"{len(failed)} points failed" if failed else None}
 

@@ -157,6 +157,10 @@ def _growth(g: dict) -> list[str]:
                               "memory MiB", "model MiB", "x model"], rows), "",
               "Slopes (log-log least squares): " + "; ".join(
                   f"{k} {v:.2f}" for k, v in g["slopes"].items()) + ".", ""]
+    if g.get("epoch_vs_full_batch"):
+        lines += ["A minibatch epoch against a full-batch iteration over the same m examples: "
+                  + "; ".join(f"m = {m:,}: {r:.2f}x" for m, r in g["epoch_vs_full_batch"].items())
+                  + ".", ""]
     if g.get("plot"):
         lines += [f"![time and memory against m and width]({g['plot']})", ""]
     return lines
