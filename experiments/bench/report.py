@@ -141,20 +141,24 @@ def _growth(g: dict) -> list[str]:
     rows = []
     for r in g["points"]:
         if r["status"] != "ok":
-            rows.append([r["mode"], r["dims"], r["m"], "failed", "", "", "", ""])
+            rows.append([r["mode"], r["dims"], r["m"], "failed"] + [""] * 6)
             continue
-        mod = r["model_mib"]
+        mod, xla = r["model_mib"], r.get("xla_mib")
         rows.append([r["mode"], r["dims"], f"{r['m']:,}", num_weights(r["dims"]),
                      f"{seconds(r['seconds'])} / {'iteration' if r['mode'] == 'full' else 'epoch'}",
                      f"{seconds(r['seconds'] / r['m'])}", f"{r['memory_mib']:.0f}",
+                     f"{xla['arguments']:.0f} + {xla['temporaries']:.0f}" if xla else "n/a",
                      f"{mod['total']:.0f} = {mod['data']:.0f} + {mod['params']:.1f} + "
                      f"{mod['caches']:.0f} + {mod['working_copies']:.0f}",
-                     f"{r['memory_mib'] / mod['total']:.2f}"])
+                     f"{xla['total'] / mod['total']:.2f}" if xla else "n/a"])
     lines += [f"Minibatches of {g['batch_size']}; memory: "
-              + (g["points"][0].get("memory_method") or "") + ". Model: data + params + caches "
-              "(Z, A of every layer over a batch) + fit's working copies of (X, Y).", "",
+              + (g["points"][0].get("memory_method") or "") + ". XLA's buffers: its account of "
+              "one compiled chunk of `train_steps`, arguments (data, params, state) + temporaries. "
+              "Model: data + params + caches (Z, A of every layer over a batch) + fit's working "
+              "copies of (X, Y).", "",
               markdown_table(["mode", "layers", "m", "weights P", "time", "per example",
-                              "memory MiB", "model MiB", "x model"], rows), "",
+                              "memory MiB", "XLA's buffers MiB", "model MiB", "XLA / model"],
+                             rows), "",
               "Slopes (log-log least squares): " + "; ".join(
                   f"{k} {v:.2f}" for k, v in g["slopes"].items()) + ".", ""]
     if g.get("epoch_vs_full_batch"):
