@@ -13,9 +13,15 @@ evaluated from the logits in a form that stays finite for logits of +-1e4 even i
 equals the course's ``-(y log A + (1 - y) log(1 - A))`` (and optax's losses) wherever that is
 finite. ``dZ_L = A_L - Y`` is the derivative of each example's loss with respect to ``Z_L`` for all
 three pairs (for softmax, because each column of ``Y`` sums to 1).
+
+Each row of the table is one :class:`OutputRule` in :data:`OUTPUT_RULES`; a new output is one new
+entry there (and its name in :data:`jaxdnn.activations.OUTPUTS`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -70,6 +76,48 @@ def squared_error(Z: ArrayLike, Y: ArrayLike) -> jax.Array:
     return 0.5 * jnp.sum(jnp.square(Z - Y), axis=0)
 
 
+def _sigmoid_dZ(ZL, Y):
+    e = jnp.exp(jnp.where(ZL > 0, -ZL, ZL))  # exp(-|Z_L|): the same exp the cost uses
+    return jnp.where(ZL > 0, jnp.ones_like(ZL), e) / (1 + e) - Y  # sigmoid(Z_L) - Y
+
+
+class OutputRule(NamedTuple):
+    """An output activation's cost, written once: what every function below looks up.
+
+    Attributes:
+      loss: ``(Z_L, Y) -> (m,)`` per-example losses.
+      total: ``(Z_L, Y) -> ()``, the sum of the per-example losses (for sigmoid one reduction over
+        every entry, which is how the cost has always been summed).
+      dZ: ``(Z_L, Y) -> (n_L, m)``, each example's loss differentiated by hand: ``A_L - Y``.
+      dY: ``(Z_L, Y) -> (n_L, m)``, each example's loss differentiated with respect to ``Y``.
+    """
+
+    loss: Callable
+    total: Callable
+    dZ: Callable
+    dY: Callable
+
+
+OUTPUT_RULES = {
+    "sigmoid": OutputRule(
+        loss=lambda Z, Y: jnp.sum(bce_from_logits(Z, Y), axis=0),
+        total=lambda Z, Y: jnp.sum(bce_from_logits(Z, Y)),
+        dZ=_sigmoid_dZ,
+        dY=lambda Z, Y: -Z),  # d/dY of max(Z,0) - Z Y + log(1 + e^-|Z|)
+    "softmax": OutputRule(
+        loss=softmax_cross_entropy_from_logits,
+        total=lambda Z, Y: jnp.sum(softmax_cross_entropy_from_logits(Z, Y)),
+        dZ=lambda Z, Y: jax.nn.softmax(Z, axis=0) - Y,
+        dY=lambda Z, Y: -jax.nn.log_softmax(Z, axis=0)),
+    "linear": OutputRule(
+        loss=squared_error,
+        total=lambda Z, Y: jnp.sum(squared_error(Z, Y)),
+        dZ=lambda Z, Y: Z - Y,
+        dY=lambda Z, Y: Y - Z),
+}
+"""The rule of each output activation (the keys are :data:`jaxdnn.activations.OUTPUTS`)."""
+
+
 def loss_from_logits(ZL: jax.Array, Y: jax.Array, output: str) -> jax.Array:
     """Per-example losses of the cost that ``output`` names.
 
@@ -81,20 +129,13 @@ def loss_from_logits(ZL: jax.Array, Y: jax.Array, output: str) -> jax.Array:
     Returns:
       `(m,)` losses, summed over the n_L outputs.
     """
-    if output == "sigmoid":
-        return jnp.sum(bce_from_logits(ZL, Y), axis=0)
-    if output == "softmax":
-        return softmax_cross_entropy_from_logits(ZL, Y)
-    return squared_error(ZL, Y)
+    return OUTPUT_RULES[output].loss(ZL, Y)
 
 
 def cost_from_logits(params, ZL, Y, output: str, l2=0.0):
     """``J = (1/m) sum_examples loss(Z_L, Y) [+ l2 / (2m) sum_l ||W_l||^2]``, a scalar."""
     m = ZL.shape[1]
-    if output == "sigmoid":  # summed in one reduction: the same numbers as ever
-        J = jnp.sum(bce_from_logits(ZL, Y)) / m
-    else:
-        J = jnp.sum(loss_from_logits(ZL, Y, output)) / m
+    J = OUTPUT_RULES[output].total(ZL, Y) / m
     if has_l2(l2):
         J = J + l2_penalty(params, m, l2)
     return J
@@ -102,22 +143,12 @@ def cost_from_logits(params, ZL, Y, output: str, l2=0.0):
 
 def output_dZ(ZL, Y, output: str):
     """``dZ_L = A_L - Y``: each example's loss differentiated by hand with respect to ``Z_L``."""
-    if output == "sigmoid":
-        e = jnp.exp(jnp.where(ZL > 0, -ZL, ZL))  # exp(-|Z_L|): the same exp the cost uses
-        return jnp.where(ZL > 0, jnp.ones_like(ZL), e) / (1 + e) - Y  # sigmoid(Z_L) - Y
-    if output == "softmax":
-        return jax.nn.softmax(ZL, axis=0) - Y
-    return ZL - Y
+    return OUTPUT_RULES[output].dZ(ZL, Y)
 
 
 def label_gradient(ZL, Y, output: str):
     """``dJ/dY`` of the mean cost (for the custom VJP): `(n_L, m)`."""
-    m = ZL.shape[1]
-    if output == "sigmoid":
-        return -ZL / m  # d/dY of max(Z,0) - Z Y + log(1 + e^-|Z|)
-    if output == "softmax":
-        return -jax.nn.log_softmax(ZL, axis=0) / m
-    return (Y - ZL) / m
+    return OUTPUT_RULES[output].dY(ZL, Y) / ZL.shape[1]
 
 
 @checked(check_problem_args)
