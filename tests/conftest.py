@@ -36,3 +36,38 @@ def assert_trees_close(actual, expected, *, rtol, atol=0.0, what=""):
         np.testing.assert_allclose(
             np.asarray(a), np.asarray(e), rtol=rtol, atol=atol,
             err_msg=f"{what} leaf {jax.tree_util.keystr(path)} (rtol={rtol}, atol={atol})")
+
+
+def once_per_session(request, tmp_path_factory, name, produce):
+    """``produce(folder)`` run once per test session, also under pytest-xdist; the folder.
+
+    Under xdist the workers share the session's temporary root: the first worker to create
+    ``name`` there runs ``produce``, the others wait for it, so an expensive subprocess (a
+    benchmark, a multi-device run) runs once rather than once per worker. A failure of
+    ``produce`` fails every test that asks for the folder, with its message.
+    """
+    import time
+    import traceback
+
+    shared = hasattr(request.config, "workerinput")  # under xdist: the session's common folder
+    root = tmp_path_factory.getbasetemp().parent if shared else tmp_path_factory.getbasetemp()
+    out = root / name
+    try:
+        out.mkdir()
+    except FileExistsError:  # another worker runs it: wait for its result (or its failure)
+        for _ in range(1800):
+            if (out / "done").exists():
+                break
+            time.sleep(0.5)
+    else:
+        try:
+            produce(out)
+            status = "0\n"
+        except BaseException:  # noqa: BLE001 - recorded, and raised below in every worker
+            status = "1\n" + traceback.format_exc()[-5000:]
+        (out / "done").write_text(status)
+    status, _, log = (out / "done").read_text().partition("\n")
+    if status != "0":
+        pytest.fail(f"{name} failed:\n{log}")
+    return out
+

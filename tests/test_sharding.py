@@ -16,14 +16,19 @@ import pytest
 
 import jaxdnn
 
+from .conftest import once_per_session
+
 PROBLEM = """
 import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
 import jaxdnn
-k_x, k_p = jax.random.split(jax.random.key(0))
-X = np.asarray(jax.random.normal(k_x, (6, 96), jnp.float64))
+# data and He-scaled params from NumPy: eager jax.random calls would compile op by op in every
+# process that runs this
+rng = np.random.default_rng(0)
+X = rng.standard_normal((6, 96))
 Y = (X[:1] * X[1:2] + X[2:3] > 0).astype(np.float64)
-PARAMS = jaxdnn.init_params(k_p, [6, 8, 4, 1], "he", jnp.float64)
+PARAMS = [{"W": jnp.asarray(rng.standard_normal((n, n_prev)) * np.sqrt(2 / n_prev)),
+           "b": jnp.asarray(np.zeros((n, 1)))} for n_prev, n in zip([6, 8, 4], [8, 4, 1])]
 ACTS = ("relu", "tanh", "sigmoid")
 RUNS = {
     "manual-full": dict(grad="manual", learning_rate=0.1),
@@ -82,12 +87,17 @@ def run_python(code, env_extra=None, timeout=240):
 
 
 @pytest.fixture(scope="module")
-def four_devices():
-    stdout = run_python(FOUR_DEVICES,
-                        {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-                         "JAX_PLATFORMS": "cpu"})
-    line = next(l for l in stdout.splitlines() if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+def four_devices(request, tmp_path_factory):
+    """One four-device subprocess per test session, shared by pytest-xdist's workers."""
+    def produce(out):
+        stdout = run_python(FOUR_DEVICES,
+                            {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+                             "JAX_PLATFORMS": "cpu"})
+        line = next(l for l in stdout.splitlines() if l.startswith("RESULT "))
+        (out / "result.json").write_text(line[len("RESULT "):])
+
+    out = once_per_session(request, tmp_path_factory, "sharding-four-devices", produce)
+    return json.loads((out / "result.json").read_text())
 
 
 @pytest.mark.parametrize("run", ["manual-full", "autodiff-full", "manual-minibatch",
