@@ -71,3 +71,16 @@ def once_per_session(request, tmp_path_factory, name, produce):
         pytest.fail(f"{name} failed:\n{log}")
     return out
 
+
+def he_params(dims, seed=0, dtype="float64"):
+    """He-initialised params (``W ~ N(0, 2 / n_{l-1})``, ``b = 0``) drawn with NumPy.
+
+    Test inputs made this way cost no compilation: eager ``jaxdnn.init_params`` compiles each
+    ``jax.random`` operation on its own, at every new shape and dtype.
+    """
+    import jax.numpy as jnp
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [{"W": jnp.asarray(rng.standard_normal((n, n_prev)) * np.sqrt(2 / n_prev), dtype),
+             "b": jnp.asarray(np.zeros((n, 1)), dtype)} for n_prev, n in zip(dims[:-1], dims[1:])]

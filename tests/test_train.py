@@ -13,7 +13,7 @@ import jaxdnn
 from jaxdnn import train
 from jaxdnn.course import course_params
 
-from .conftest import DATA_DIR, assert_trees_close
+from .conftest import DATA_DIR, assert_trees_close, he_params
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,10 @@ def cat():
     return f64(d.train_x), f64(d.train_y), f64(d.test_x), f64(d.test_y)
 
 
+# compiled once per network and set: eagerly, each operation compiles on its own at 12288 x m
+cat_accuracy = jax.jit(jaxdnn.accuracy, static_argnames="activations")
+
+
 def test_course_l_layer_cat_run(cat):
     """The course: cost 0.771749 at iteration 0, 0.092878 at 2400; accuracy 0.9856 / 0.80."""
     X, Y, Xt, Yt = cat
@@ -37,8 +41,8 @@ def test_course_l_layer_cat_run(cat):
     assert costs.shape == (2500,)
     assert round(float(costs[0]), 6) == 0.771749
     assert round(float(costs[2400]), 6) == 0.092878
-    assert round(float(jaxdnn.accuracy(params, X, Y, acts)), 4) == 0.9856
-    assert float(jaxdnn.accuracy(params, Xt, Yt, acts)) == 0.80
+    assert round(float(cat_accuracy(params, X, Y, activations=acts)), 4) == 0.9856
+    assert float(cat_accuracy(params, Xt, Yt, activations=acts)) == 0.80
 
 
 def test_course_two_layer_cat_run(cat):
@@ -49,8 +53,8 @@ def test_course_two_layer_cat_run(cat):
                                learning_rate=0.0075, num_iterations=2500, progress=False)
     assert float(costs[0]) == pytest.approx(0.6930497356599888, abs=5e-6)
     assert float(costs[2400]) == pytest.approx(0.04855478562877018, abs=5e-6)
-    assert float(jaxdnn.accuracy(params, X, Y, acts)) == 1.0
-    assert float(jaxdnn.accuracy(params, Xt, Yt, acts)) == 0.72
+    assert float(cat_accuracy(params, X, Y, activations=acts)) == 1.0
+    assert float(cat_accuracy(params, Xt, Yt, activations=acts)) == 0.72
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,11 +64,11 @@ DIMS, ACTS = [3, 5, 4, 1], ("tanh", "relu", "sigmoid")
 
 
 def problem(m=24, dtype=jnp.float64, seed=0):
-    k1, k2 = jax.random.split(jax.random.key(seed))
-    X = jax.random.normal(k1, (3, m), dtype)
-    Y = (X[:1] * X[1:2] + 0.3 * X[2:] > 0).astype(dtype)
-    params = jaxdnn.init_params(k2, DIMS, "he", dtype)
-    return params, X, Y
+    """He-initialised params and random data, ``X: (3, m)``, ``Y: (1, m)``, made with NumPy:
+    eager jax.random calls would compile op by op at every new shape and dtype."""
+    X = np.random.default_rng(seed).standard_normal((3, m))
+    Y = (X[:1] * X[1:2] + 0.3 * X[2:] > 0).astype(np.float64)
+    return he_params(DIMS, seed + 1, dtype), jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
 
 
 def reference_loop(params, X, Y, lr, n):
@@ -183,7 +187,7 @@ def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
     size = train._train_donated._cache_size()
-    params2 = jaxdnn.init_params(jax.random.key(9), DIMS, "he", jnp.float64)
+    params2, _, _ = problem(m=17, seed=9)
     jaxdnn.fit(params2, X + 1.0, Y, ACTS, learning_rate=0.05, num_iterations=20, chunk_size=10)
     assert train._train_donated._cache_size() == size
 
@@ -373,14 +377,18 @@ def test_fit_with_the_course_decay_equals_a_loop_with_the_course_formula(time_in
     got_params, got_costs = jaxdnn.fit(params, X, Y, ACTS, learning_rate=schedule,
                                        num_iterations=epochs, batch_size=bs, key=key)
     k_shuffle, _ = jax.random.split(key)
-    p = params
+    # compiled steps (one per minibatch shape) on NumPy minibatches: eagerly, every operation
+    # would compile on its own at each shape
+    value_and_grad = jax.jit(jaxdnn.manual_value_and_grad, static_argnames="activations")
+    gd_update = jax.jit(jaxdnn.gd_update)
+    p, Xn, Yn = params, np.asarray(X), np.asarray(Y)
     for e in range(epochs):
         lr = lr0 / (1 + rate * np.floor(e / time_interval))  # the course's formula
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_shuffle, e), 23))
         for lo in range(0, 23, bs):
-            _, g = jaxdnn.manual_value_and_grad(p, X[:, perm[lo:lo + bs]], Y[:, perm[lo:lo + bs]],
-                                                ACTS)
-            p = jaxdnn.gd_update(p, g, lr)
+            _, g = value_and_grad(p, Xn[:, perm[lo:lo + bs]], Yn[:, perm[lo:lo + bs]],
+                                  activations=ACTS)
+            p = gd_update(p, g, lr)
     assert_trees_close(got_params, p, rtol=1e-11, atol=1e-14, what="decayed fit")
 
 
