@@ -8,11 +8,13 @@ import pytest
 import jaxdnn
 from jaxdnn import checks
 
+from .conftest import he_params
+
 ACTS = ("relu", "sigmoid")
 
 
 def good():
-    params = jaxdnn.init_params(jax.random.key(0), [3, 4, 1], "he", jnp.float64)
+    params = he_params([3, 4, 1], seed=0)
     X = jnp.asarray(np.random.RandomState(0).randn(3, 5))
     Y = jnp.asarray([[0.0, 1.0, 1.0, 0.0, 1.0]])
     return params, X, Y
@@ -146,7 +148,7 @@ def test_gd_update_rejects_mismatched_grads():
 
 
 def softmax_problem():
-    params = jaxdnn.init_params(jax.random.key(1), [3, 4, 3], "he", jnp.float64)
+    params = he_params([3, 4, 3], seed=1)
     X = jnp.asarray(np.random.RandomState(1).randn(3, 5))
     Y = jaxdnn.one_hot(jnp.asarray([0, 2, 1, 1, 0]), 3, jnp.float64)
     return params, X, Y, ("relu", "softmax")
@@ -255,7 +257,7 @@ def test_backward_from_rejects_a_mismatched_dAL_and_foreign_caches():
     with pytest.raises(ValueError, match=r"dAL must have shape \(3, 5\) \(dL/dA_L of each example: "
                                          r"n_L = 3 outputs by m = 5 examples\), got \(3, 4\)"):
         jaxdnn.backward_from(p, caches, Y[:, :4], acts)
-    other = jaxdnn.init_params(jax.random.key(2), [3, 2, 3], "he", jnp.float64)
+    other = he_params([3, 2, 3], seed=2)
     with pytest.raises(ValueError, match=r"caches\[0\] belongs to another network or batch"):
         jaxdnn.backward_from(other, caches, Y, acts)
     with pytest.raises(ValueError, match=r"list of 2 layer caches that forward returned, got 1"):
