@@ -9,7 +9,7 @@ its accuracies (1.0 / 0.72 and 0.9856 / 0.80, train / test)?
     python -m experiments.deep_cat
     python -m experiments.deep_cat --data-dir ../shared/data/catvnoncat
     JAXDNN_DATA=/path/to/catvnoncat python -m experiments.deep_cat
-    python -m experiments.deep_cat --quick                  # a smoke test, 21 iterations
+    python -m experiments.deep_cat --quick                  # a smoke test, 3 iterations
 
 Without the data (two HDF5 files), it returns a "skipped" result naming the folder it looked in.
 """
@@ -38,7 +38,7 @@ class Config:
     l_layer_dims: tuple[int, ...] = common.option((12288, 20, 7, 5, 1), "the L-layer net")
     quick: bool = common.option(False, "a fast smoke test: few iterations")
 
-    QUICK: ClassVar[dict] = {"num_iterations": 21}
+    QUICK: ClassVar[dict] = {"num_iterations": 3}
 
 
 QUESTION = ("Do the course's two-layer (12288-7-1) and L-layer (12288-20-7-5-1) cat classifiers, "

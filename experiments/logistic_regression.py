@@ -8,7 +8,7 @@ sigmoid network print the course's costs (0.693147 at iteration 0, 0.140872 at 1
 
     python -m experiments.logistic_regression
     python -m experiments.logistic_regression --data-dir ../shared/data/catvnoncat --out out/lr
-    python -m experiments.logistic_regression --quick          # a smoke test, 200 iterations
+    python -m experiments.logistic_regression --quick          # a smoke test, 20 iterations
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Config:
     compare_iterations: int = common.option(1500, "iterations of each comparison run")
     quick: bool = common.option(False, "a fast smoke test: few iterations")
 
-    QUICK: ClassVar[dict] = {"num_iterations": 200, "compare_iterations": 100}
+    QUICK: ClassVar[dict] = {"num_iterations": 20, "compare_iterations": 10}
 
 
 QUESTION = ("Does a zero-initialised one-unit sigmoid net (logistic regression) trained on the cat "

@@ -10,7 +10,7 @@ course's single number fall in that distribution?
     python -m experiments.seeds                             # 32 seeds, 2500 iterations (minutes)
     python -m experiments.seeds --num-seeds 64 --seeds-per-batch 16
     python -m experiments.seeds --num-iterations 1000       # faster, no longer the course's setting
-    python -m experiments.seeds --quick                     # a smoke test: 2 seeds, 20 iterations
+    python -m experiments.seeds --quick                     # a smoke test: 2 seeds, 5 iterations
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ class Config:
     seed: int = common.option(0, "keys are jax.random.split(jax.random.fold_in(key(SEED), net), N)")
     dtype: str = common.option("float32", "float32 or float64")
     nets: tuple[str, ...] = common.option(("l_layer", "two_layer"), "which networks")
-    quick: bool = common.option(False, "a fast smoke test: the two-layer net, 2 seeds, 20 "
+    quick: bool = common.option(False, "a fast smoke test: the two-layer net, 2 seeds, 5 "
                                        "iterations")
 
-    QUICK: ClassVar[dict] = {"num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 20,
+    QUICK: ClassVar[dict] = {"num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 5,
                              "nets": ("two_layer",)}
 
 
