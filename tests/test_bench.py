@@ -7,17 +7,19 @@ train the same network from the same params (on minibatch problems, on the same 
 same order), so their final costs equal jaxdnn's to float32 round-off.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from experiments import bench
 from experiments.bench import configs, peers
+
+from .conftest import once_per_session
 
 RTOL_F32 = 1e-4  # float32 round-off after a few iterations (epochs), with headroom
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,23 +28,14 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def quick_run(request, tmp_path_factory):
     """One run per test session, shared by pytest-xdist's workers (the first one runs it)."""
-    shared = hasattr(request.config, "workerinput")  # under xdist: the session's common folder
-    root = tmp_path_factory.getbasetemp().parent if shared else tmp_path_factory.getbasetemp()
-    out = root / "bench-quick"
-    try:
-        out.mkdir()
-    except FileExistsError:  # another worker runs it: wait for its result (or its failure)
-        for _ in range(1800):
-            if (out / "done").exists():
-                break
-            time.sleep(0.5)
-    else:
+    def produce(out):
         proc = subprocess.run([sys.executable, "-m", "experiments.bench", "--quick", "--out",
                                str(out), "--name", "quick"], cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        (out / "done").write_text(str(proc.returncode) + "\n" + proc.stderr[-5000:])
-    status, _, log = (out / "done").read_text().partition("\n")
-    assert status == "0", f"python -m experiments.bench --quick failed:\n{log}"
+        assert proc.returncode == 0, (
+            f"python -m experiments.bench --quick failed:\n{proc.stderr[-5000:]}")
+
+    out = once_per_session(request, tmp_path_factory, "bench-quick", produce)
     return out, json.loads((out / "quick.json").read_text())
 
 
@@ -104,7 +97,8 @@ def test_numpy_and_torch_do_the_same_training_as_jaxdnn(quick_run, name):
 
 
 def test_torch_peer_ran_where_installed(quick_run):
-    pytest.importorskip("torch")
+    if importlib.util.find_spec("torch") is None:  # found, not imported: importing takes seconds
+        pytest.skip("torch is not installed")
     _, data = quick_run
     for name in ("planar", "mnist", "softmax-mb"):
         assert data["problems"][name]["peers"]["torch-eager"]["status"] == "ok", name
@@ -147,7 +141,6 @@ def test_minibatch_slices_cover_every_example_once():
 def test_shuffle_orders_are_fits_minibatches():
     """Training one epoch on ``shuffle_orders``' batches with plain JAX equals ``fit``'s epoch."""
     import jax
-    import jax.numpy as jnp
 
     import jaxdnn
 
@@ -156,14 +149,17 @@ def test_shuffle_orders_are_fits_minibatches():
     X = rs.standard_normal((5, 37)).astype(np.float32)
     Y = (rs.uniform(size=(1, 37)) < 0.5).astype(np.float32)
     key = jax.random.key(3)
-    params = jaxdnn.init_params(jax.random.key(1), prob.dims, "he", dtype=jnp.float32)
+    params = configs.init_params(jax.random.key(1), prob)  # jaxdnn.init_params, one compiled call
     order = configs.shuffle_orders(key, 1, prob.m)[0]
     assert sorted(order.tolist()) == list(range(prob.m))
-    p, total = params, 0.0
+    # one compiled value-and-grad per minibatch shape and NumPy updates: eagerly, every operation
+    # would compile on its own at each shape
+    value_and_grad = jax.jit(jaxdnn.manual_value_and_grad, static_argnames="activations")
+    p, total = jax.tree.map(np.asarray, params), 0.0
     for lo, hi in configs.batch_slices(prob.m, prob.batch_size):
         idx = order[lo:hi]
-        J, g = jaxdnn.manual_value_and_grad(p, X[:, idx], Y[:, idx], prob.activations)
-        p = jax.tree.map(lambda w, d: w - prob.learning_rate * d, p, g)
+        J, g = value_and_grad(p, X[:, idx], Y[:, idx], activations=prob.activations)
+        p = jax.tree.map(lambda w, d: w - np.float32(prob.learning_rate) * np.asarray(d), p, g)
         total += float(J) * (hi - lo)
     fitted, costs = jaxdnn.fit(params, X, Y, prob.activations, learning_rate=prob.learning_rate,
                                num_iterations=1, batch_size=prob.batch_size, key=key,
@@ -191,8 +187,10 @@ def test_numpy_step_is_the_gradient_step_of_jax_grad(hidden, output):
     params = [{"W": rs.standard_normal((b, a)).astype(np.float32),
                "b": 0.1 * rs.standard_normal((b, 1)).astype(np.float32)}
               for a, b in zip(dims[:-1], dims[1:])]
-    J, grads = jax.value_and_grad(peers.jax_cost)(jax.tree.map(jnp.asarray, params),
-                                                  jnp.asarray(X), jnp.asarray(Y), acts)
+    # one compiled program: eagerly, every operation of the cost and its gradient compiles alone
+    value_and_grad = jax.jit(jax.value_and_grad(peers.jax_cost), static_argnums=3)
+    J, grads = value_and_grad(jax.tree.map(jnp.asarray, params), jnp.asarray(X), jnp.asarray(Y),
+                              acts)
     mine = [(p["W"].copy(), p["b"].copy()) for p in params]
     cost = peers.numpy_step(mine, X, Y, acts, 0.5)
     np.testing.assert_allclose(cost, float(J), rtol=1e-6, err_msg="cost (rtol=1e-6)")
