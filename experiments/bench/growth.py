@@ -110,8 +110,9 @@ def measure_point(cfg: Config, point: dict) -> dict:
 
     X, Y, params = jax.block_until_ready(make(jax.random.key(0)))
     rss_data = memory.rss_now_mib()
-    # full batch: enough iterations for ~2e5 example-passes per call (1 at m = 10^6)
-    n = int(np.clip(200_000 // m, 1, 50)) if mode == "full" else 1
+    # full batch: enough iterations for about 2e10 multiply-adds of the weights per call (at
+    # least 1, at most 50): 18 at m = 10^4 for [784, 128, 64, 1], 1 from m = 10^5 or w = 1024
+    n = int(np.clip(2e10 // (m * num_weights(dims)), 1, 50)) if mode == "full" else 1
     kwargs = {"batch_size": BATCH, "key": jax.random.key(2)} if mode == "minibatch" else {}
 
     def run():
