@@ -4,6 +4,7 @@ import os
 import pathlib
 
 import jax
+import numpy as np
 import pytest
 
 jax.config.update("jax_enable_x64", True)
@@ -27,8 +28,6 @@ def maybe_jit(fn, mode, static_argnames=("activations",)):
 
 def assert_trees_close(actual, expected, *, rtol, atol=0.0, what=""):
     """Leaf-by-leaf closeness, naming the leaf path on failure."""
-    import numpy as np
-
     assert jax.tree.structure(actual) == jax.tree.structure(expected), (
         f"{what}: tree structures differ: {jax.tree.structure(actual)} vs "
         f"{jax.tree.structure(expected)}")
@@ -36,6 +35,24 @@ def assert_trees_close(actual, expected, *, rtol, atol=0.0, what=""):
         np.testing.assert_allclose(
             np.asarray(a), np.asarray(e), rtol=rtol, atol=atol,
             err_msg=f"{what} leaf {jax.tree_util.keystr(path)} (rtol={rtol}, atol={atol})")
+
+
+def as_jax(x, dtype):
+    """``x`` as a device array of ``dtype``, converted in NumPy and placed with ``device_put``: no
+    compile (``jnp.asarray`` compiles a copy for every new shape, ~0.1 s each here)."""
+    return jax.device_put(np.asarray(x, dtype))
+
+
+def random_params(rng, dims, dtype, method="xavier"):
+    """Params as ``jaxdnn.init_params(key, dims, method, dtype)`` draws them (W is ``N(0, 1)``
+    times the method's scale, b is 0), but drawn with NumPy from ``rng``
+    (``np.random.default_rng(seed)``): test data at a new shape then costs no eager JAX compiles.
+    ``init_params`` itself is tested in test_initializers."""
+    from jaxdnn.initializers import SCALES
+
+    return [{"W": as_jax(rng.standard_normal((n, n_prev)) * SCALES[method](n_prev), dtype),
+             "b": as_jax(np.zeros((n, 1)), dtype)}
+            for n_prev, n in zip(dims[:-1], dims[1:])]
 
 
 def once_per_session(request, tmp_path_factory, name, produce):
@@ -73,14 +90,6 @@ def once_per_session(request, tmp_path_factory, name, produce):
 
 
 def he_params(dims, seed=0, dtype="float64"):
-    """He-initialised params (``W ~ N(0, 2 / n_{l-1})``, ``b = 0``) drawn with NumPy.
-
-    Test inputs made this way cost no compilation: eager ``jaxdnn.init_params`` compiles each
-    ``jax.random`` operation on its own, at every new shape and dtype.
-    """
-    import jax.numpy as jnp
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return [{"W": jnp.asarray(rng.standard_normal((n, n_prev)) * np.sqrt(2 / n_prev), dtype),
-             "b": jnp.asarray(np.zeros((n, 1)), dtype)} for n_prev, n in zip(dims[:-1], dims[1:])]
+    """He-initialised params (``W ~ N(0, 2 / n_{l-1})``, ``b = 0``) drawn with NumPy from ``seed``:
+    :func:`random_params` with ``np.random.default_rng(seed)`` and the ``"he"`` scale."""
+    return random_params(np.random.default_rng(seed), dims, dtype, "he")

@@ -9,7 +9,7 @@ from jax.test_util import check_grads
 import jaxdnn
 from jaxdnn.gradcheck import relative_difference
 
-from .conftest import assert_trees_close, maybe_jit
+from .conftest import as_jax, assert_trees_close, maybe_jit, random_params
 
 NAMES = sorted(jaxdnn.activations.HIDDEN)
 
@@ -42,17 +42,17 @@ def test_the_drawn_architectures_cover_the_required_ranges():
 
 def make_problem(dims, m, dtype, seed, output="sigmoid"):
     """A network ending in ``output`` with labels that suit it: 0/1, one-hot columns or real
-    targets."""
+    targets. Xavier-scaled W, b = 0, X ~ N(0, 1), drawn with NumPy (no eager compiles)."""
     dims = list(dims[:-1]) + [max(dims[-1], 2)] if output == "softmax" else list(dims)
-    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
-    params = jaxdnn.init_params(k_p, dims, "xavier", dtype)
-    X = jax.random.normal(k_x, (dims[0], m), dtype)
+    rng = np.random.default_rng(seed)
+    params = random_params(rng, dims, dtype, "xavier")
+    X = as_jax(rng.standard_normal((dims[0], m)), dtype)
     if output == "softmax":
-        Y = jaxdnn.one_hot(jax.random.randint(k_y, (m,), 0, dims[-1]), dims[-1], dtype)
+        Y = as_jax(np.eye(dims[-1])[:, rng.integers(0, dims[-1], m)], dtype)
     elif output == "linear":
-        Y = 3 * jax.random.normal(k_y, (dims[-1], m), dtype)
+        Y = as_jax(3 * rng.standard_normal((dims[-1], m)), dtype)
     else:
-        Y = jax.random.bernoulli(k_y, 0.5, (dims[-1], m)).astype(dtype)
+        Y = as_jax(rng.integers(0, 2, (dims[-1], m)), dtype)
     return params, X, Y
 
 
@@ -89,18 +89,19 @@ def test_manual_equals_autodiff_on_random_networks(i):
         assert_manual_equals_autodiff(manual, auto, dtype, tol, what)
 
 
-# Eager mode compiles each primitive for each new shape (seconds an architecture on 2 cores): it
-# runs on two architectures, one with every hidden activation, one with width-1 layers and m = 1.
-EAGER = [0, 8]
+# Eager mode compiles each primitive for each new shape and dtype (seconds an architecture on 2
+# cores): it runs on two architectures, one with every hidden activation (in float64), one with
+# width-1 layers and m = 1 (in float32). Every architecture runs in both dtypes under jit above.
+EAGER = [(0, jnp.float64, 1e-10), (8, jnp.float32, 2e-5)]
 
 
-def test_the_eager_subset_covers_every_activation_and_width_1():
-    assert {a for i in EAGER for a in ARCHS[i][1]} == set(NAMES)
-    assert any(1 in ARCHS[i][0] and ARCHS[i][2] == 1 for i in EAGER)
+def test_the_eager_subset_covers_every_activation_width_1_and_both_dtypes():
+    assert {a for i, _, _ in EAGER for a in ARCHS[i][1]} == set(NAMES)
+    assert any(1 in ARCHS[i][0] and ARCHS[i][2] == 1 for i, _, _ in EAGER)
+    assert {dtype for _, dtype, _ in EAGER} == {jnp.float32, jnp.float64}
 
 
-@pytest.mark.parametrize("dtype,tol", [(jnp.float64, 1e-10), (jnp.float32, 2e-5)])
-@pytest.mark.parametrize("i", EAGER)
+@pytest.mark.parametrize("i,dtype,tol", EAGER)
 def test_manual_equals_autodiff_eagerly(i, dtype, tol):
     dims, acts, m = ARCHS[i]
     params, X, Y = make_problem(dims, m, dtype, seed=i)
@@ -112,9 +113,10 @@ def test_manual_equals_autodiff_eagerly(i, dtype, tol):
 @pytest.mark.parametrize("name", ["relu", "leaky_relu"])
 def test_manual_equals_autodiff_exactly_at_the_kink(name):
     """All pre-activations of layer 1 are exactly 0: the two conventions must agree there."""
-    params = jaxdnn.init_params(jax.random.key(0), [3, 4, 1], "he", jnp.float64)
-    params[0]["W"] = jnp.zeros_like(params[0]["W"])
-    X = jax.random.normal(jax.random.key(1), (3, 5), jnp.float64)
+    rng = np.random.default_rng(0)
+    params = random_params(rng, [3, 4, 1], jnp.float64, "he")
+    params[0]["W"] = as_jax(np.zeros((4, 3)), jnp.float64)
+    X = as_jax(rng.standard_normal((3, 5)), jnp.float64)
     Y = jnp.array([[1.0, 0.0, 1.0, 1.0, 0.0]])
     _, g_man = jaxdnn.manual_value_and_grad(params, X, Y, (name, "sigmoid"))
     _, g_auto = jaxdnn.autodiff_value_and_grad(params, X, Y, (name, "sigmoid"))
@@ -129,14 +131,20 @@ def test_the_backward_function_alone_matches():
     assert_trees_close(jaxdnn.backward(params, caches, Y, acts), g_auto, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("l2,keep_prob", [(0.7, None), (0.0, 0.8), (0.3, 0.6)])
+# under jit: each term alone and both; eagerly: both terms at once (the same maths, and each new
+# eager shape compiles every primitive again)
+@pytest.mark.parametrize("mode,l2,keep_prob", [("jit", 0.7, None), ("jit", 0.0, 0.8),
+                                               ("jit", 0.3, 0.6), ("eager", 0.3, 0.6)])
 def test_regularised_gradients_equal_autodiff(l2, keep_prob, mode):
     params, X, Y = make_problem([5, 6, 4, 1], 9, jnp.float64, seed=4)
     acts = ("relu", "tanh", "sigmoid")
     kw = dict(l2=l2, keep_prob=keep_prob, key=jax.random.key(5))
-    fn = lambda f: maybe_jit(lambda p, x, y, activations: f(p, x, y, activations, **kw), mode)
-    J_m, g_m = fn(jaxdnn.manual_value_and_grad)(params, X, Y, acts)
-    J_a, g_a = fn(jaxdnn.autodiff_value_and_grad)(params, X, Y, acts)
+
+    def both(p, x, y, activations):  # one program, one compile: both passes, the same masks
+        return (jaxdnn.manual_value_and_grad(p, x, y, activations, **kw),
+                jaxdnn.autodiff_value_and_grad(p, x, y, activations, **kw))
+
+    (J_m, g_m), (J_a, g_a) = maybe_jit(both, mode)(params, X, Y, acts)
     assert float(J_m) == pytest.approx(float(J_a), rel=1e-13)
     assert_trees_close(g_m, g_a, rtol=1e-11, atol=1e-15, what=f"l2={l2}, keep_prob={keep_prob}")
 
@@ -164,7 +172,7 @@ def test_dropout_masks_drop_hidden_units_and_rescale():
 
 def test_custom_vjp_cost_passes_check_grads():
     params, X, _ = make_problem([4, 5, 3, 2], 6, jnp.float64, seed=8)
-    Y = jax.random.uniform(jax.random.key(9), (2, 6), jnp.float64, 0.2, 0.8)  # soft labels
+    Y = as_jax(np.random.default_rng(9).uniform(0.2, 0.8, (2, 6)), jnp.float64)  # soft labels
     acts = ("tanh", "leaky_relu", "sigmoid")
     f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)
     check_grads(f, (params, X, Y), order=1, modes=["rev"], eps=1e-6)
@@ -175,16 +183,15 @@ def test_custom_vjp_cost_passes_check_grads():
                        rtol=0, atol=0, what="grad of the custom-VJP cost")
 
 
-def test_per_example_gradients_average_to_the_full_batch_gradient(mode):
+def test_per_example_gradients_average_to_the_full_batch_gradient():
     params, X, Y = make_problem([4, 6, 1], 16, jnp.float64, seed=10)
     acts = ("relu", "sigmoid")
 
     def one(p, x, y):  # x: (n_x,), y: (n_L,) -> a batch of one column
         return jaxdnn.cost_with_manual_vjp(p, x[:, None], y[:, None], acts)
 
-    per_example = jax.vmap(jax.grad(one), in_axes=(None, 1, 1))
-    if mode == "jit":
-        per_example = jax.jit(per_example)
+    # under jit only: the custom VJP runs eagerly in the check_grads test above
+    per_example = jax.jit(jax.vmap(jax.grad(one), in_axes=(None, 1, 1)))
     grads = per_example(params, X, Y)
     assert grads[0]["W"].shape == (16, 6, 4)
     mean = jax.tree.map(lambda g: g.mean(axis=0), grads)
