@@ -1,6 +1,8 @@
 """The layer building blocks against jax.vjp, and the manual pass from losses jaxdnn does not
 know."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,18 +11,23 @@ import pytest
 import jaxdnn
 from jaxdnn.activations import ACTIVATIONS
 
-from .conftest import assert_trees_close, maybe_jit
+from .conftest import as_jax, assert_trees_close, maybe_jit, random_params
 
 TOL = 1e-10  # float64, every block
 
 
-def layer(n_prev=4, n=3, m=6, seed=0):
-    k_a, k_w, k_b, k_d = jax.random.split(jax.random.key(seed), 4)
+@partial(jax.jit, static_argnums=(1, 2, 3))  # one compile a shape; eager draws compile every op
+def _draw_layer(key, n_prev, n, m):
+    k_a, k_w, k_b, k_d = jax.random.split(key, 4)
     A_prev = jax.random.normal(k_a, (n_prev, m), jnp.float64)
     W = jax.random.normal(k_w, (n, n_prev), jnp.float64)
     b = jax.random.normal(k_b, (n, 1), jnp.float64)
     upstream = jax.random.normal(k_d, (n, m), jnp.float64)  # a dA or dZ from above
     return A_prev, W, b, upstream
+
+
+def layer(n_prev=4, n=3, m=6, seed=0):
+    return _draw_layer(jax.random.key(seed), n_prev, n, m)
 
 
 def test_linear_forward_is_W_A_plus_b_and_caches_its_inputs(mode):
@@ -85,10 +92,10 @@ UNKNOWN_LOSSES = {
 @pytest.mark.parametrize("name", sorted(UNKNOWN_LOSSES))
 def test_backward_from_any_loss_equals_jax_grad_of_its_mean(name, mode):
     output, loss, dloss = UNKNOWN_LOSSES[name]
-    k_p, k_x, k_y = jax.random.split(jax.random.key(2), 3)
-    params = jaxdnn.init_params(k_p, [4, 5, 3, 3], "xavier", jnp.float64)
-    X = jax.random.normal(k_x, (4, 8), jnp.float64)
-    Y = jax.nn.one_hot(jax.random.randint(k_y, (8,), 0, 3), 3, axis=0, dtype=jnp.float64)
+    rng = np.random.default_rng(2)
+    params = random_params(rng, [4, 5, 3, 3], jnp.float64, "xavier")
+    X = as_jax(rng.standard_normal((4, 8)), jnp.float64)
+    Y = as_jax(np.eye(3)[:, rng.integers(0, 3, 8)], jnp.float64)  # one-hot columns
     acts = ("relu", "tanh", output)
 
     def manual(params, X, Y):
@@ -101,14 +108,16 @@ def test_backward_from_any_loss_equals_jax_grad_of_its_mean(name, mode):
         return jnp.mean(loss(AL, Y)) + l2
 
     got = (jax.jit(manual) if mode == "jit" else manual)(params, X, Y)
-    assert_trees_close(got, jax.grad(mean_cost)(params), rtol=TOL, atol=1e-14, what=name)
+    ref = jax.jit(jax.grad(mean_cost))(params)  # the reference in one compile, in both modes
+    assert_trees_close(got, ref, rtol=TOL, atol=1e-14, what=name)
 
 
 def test_backward_from_with_the_paired_loss_equals_backward():
     """Starting from the cross-entropy's dL/dA_L = -Y/A + (1-Y)/(1-A) is the course's
     L_model_backward."""
-    params = jaxdnn.init_params(jax.random.key(3), [3, 4, 1], "xavier", jnp.float64)
-    X = jax.random.normal(jax.random.key(4), (3, 5), jnp.float64)
+    rng = np.random.default_rng(3)
+    params = random_params(rng, [3, 4, 1], jnp.float64, "xavier")
+    X = as_jax(rng.standard_normal((3, 5)), jnp.float64)
     Y = jnp.asarray([[1.0, 0.0, 1.0, 1.0, 0.0]])
     acts = ("relu", "sigmoid")
     AL, caches = jaxdnn.forward(params, X, acts)
