@@ -8,23 +8,23 @@ import pytest
 
 import jaxdnn
 
-from .conftest import maybe_jit
+from .conftest import as_jax, maybe_jit, random_params
 
 
 @pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
 def test_elementwise_bce_equals_optax(dtype, rtol, mode):
-    Z = jnp.asarray(np.linspace(-30, 30, 121).reshape(1, -1), dtype)
-    Y = jnp.asarray((np.arange(121) % 3 == 0).reshape(1, -1) * 1.0, dtype)
+    Z = as_jax(np.linspace(-30, 30, 121).reshape(1, -1), dtype)
+    Y = as_jax((np.arange(121) % 3 == 0).reshape(1, -1) * 1.0, dtype)
     f = jaxdnn.bce_from_logits if mode == "eager" else jax.jit(jaxdnn.bce_from_logits)
     np.testing.assert_allclose(f(Z, Y), optax.losses.sigmoid_binary_cross_entropy(Z, Y),
                                rtol=rtol, atol=rtol)
 
 
 def test_cost_equals_the_course_formula_and_optax():
-    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-    params = jaxdnn.init_params(k1, [4, 5, 2], "xavier", jnp.float64)
-    X = jax.random.normal(k2, (4, 7), jnp.float64)
-    Y = jax.random.bernoulli(k3, 0.5, (2, 7)).astype(jnp.float64)
+    rng = np.random.default_rng(0)  # NumPy draws: no eager compiles per shape
+    params = random_params(rng, [4, 5, 2], jnp.float64, "xavier")
+    X = as_jax(rng.standard_normal((4, 7)), jnp.float64)
+    Y = as_jax(rng.integers(0, 2, (2, 7)), jnp.float64)
     acts = ("tanh", "sigmoid")
     A, caches = jaxdnn.forward(params, X, acts)
     A, Y_np = np.asarray(A), np.asarray(Y)
@@ -38,9 +38,9 @@ def test_cost_equals_the_course_formula_and_optax():
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_cost_and_gradient_are_finite_at_logits_of_1e4(dtype, mode):
-    params = [{"W": jnp.asarray([[1e4]], dtype), "b": jnp.zeros((1, 1), dtype)}]
-    X = jnp.asarray([[1.0, -1.0, 1.0, -1.0]], dtype)  # logits +1e4, -1e4, +1e4, -1e4
-    Y = jnp.asarray([[1.0, 0.0, 0.0, 1.0]], dtype)  # two right, two confidently wrong
+    params = [{"W": as_jax([[1e4]], dtype), "b": as_jax(np.zeros((1, 1)), dtype)}]
+    X = as_jax([[1.0, -1.0, 1.0, -1.0]], dtype)  # logits +1e4, -1e4, +1e4, -1e4
+    Y = as_jax([[1.0, 0.0, 0.0, 1.0]], dtype)  # two right, two confidently wrong
     acts = ("sigmoid",)
     J = maybe_jit(jaxdnn.cost, mode)(params, X, Y, acts)
     assert np.isfinite(float(J)) and float(J) == pytest.approx(2 * 1e4 / 4, rel=1e-6)
@@ -53,10 +53,10 @@ def test_cost_and_gradient_are_finite_at_logits_of_1e4(dtype, mode):
 
 @pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
 def test_softmax_cost_equals_optax(dtype, rtol, mode):
-    k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
-    params = jaxdnn.init_params(k1, [4, 6, 5], "xavier", dtype)
-    X = jax.random.normal(k2, (4, 9), dtype)
-    Y = jaxdnn.one_hot(jax.random.randint(k3, (9,), 0, 5), 5, dtype)
+    rng = np.random.default_rng(1)
+    params = random_params(rng, [4, 6, 5], dtype, "xavier")
+    X = as_jax(rng.standard_normal((4, 9)), dtype)
+    Y = as_jax(np.eye(5)[:, rng.integers(0, 5, 9)], dtype)  # one-hot columns
     acts = ("relu", "softmax")
     ZL = jaxdnn.forward(params, X, acts)[1][-1].Z
     expected = jnp.mean(optax.softmax_cross_entropy(ZL.T, Y.T))  # optax: examples in rows
@@ -65,9 +65,10 @@ def test_softmax_cost_equals_optax(dtype, rtol, mode):
 
 
 def test_squared_error_cost_is_half_the_mean_squared_norm():
-    params = jaxdnn.init_params(jax.random.key(2), [3, 4, 2], "xavier", jnp.float64)
-    X = jax.random.normal(jax.random.key(3), (3, 5), jnp.float64)
-    Y = jax.random.normal(jax.random.key(4), (2, 5), jnp.float64)
+    rng = np.random.default_rng(2)
+    params = random_params(rng, [3, 4, 2], jnp.float64, "xavier")
+    X = as_jax(rng.standard_normal((3, 5)), jnp.float64)
+    Y = as_jax(rng.standard_normal((2, 5)), jnp.float64)
     AL = np.asarray(jaxdnn.forward(params, X, ("tanh", "linear"))[0])
     expected = np.sum((AL - np.asarray(Y)) ** 2) / (2 * 5)  # J = 1/(2m) sum ||A_L - Y||^2
     assert float(jaxdnn.cost(params, X, Y, ("tanh", "linear"))) == pytest.approx(expected,
@@ -76,11 +77,11 @@ def test_squared_error_cost_is_half_the_mean_squared_norm():
 
 def test_softmax_cost_and_gradient_are_finite_at_logits_of_1e4_in_float32(mode):
     # one input feature; logits z = W x with W = (1e4, -1e4, 0): columns x = +1 and x = -1
-    params = [{"W": jnp.asarray([[1e4], [-1e4], [0.0]], jnp.float32),
-               "b": jnp.zeros((3, 1), jnp.float32)}]
-    X = jnp.asarray([[1.0, -1.0, 1.0, -1.0]], jnp.float32)
+    params = [{"W": as_jax([[1e4], [-1e4], [0.0]], jnp.float32),
+               "b": as_jax(np.zeros((3, 1)), jnp.float32)}]
+    X = as_jax([[1.0, -1.0, 1.0, -1.0]], jnp.float32)
     # two right, two confidently wrong
-    Y = jaxdnn.one_hot(jnp.asarray([0, 1, 1, 0]), 3, jnp.float32)
+    Y = as_jax(np.eye(3)[:, [0, 1, 1, 0]], jnp.float32)  # one-hot columns
     acts = ("softmax",)
     J = maybe_jit(jaxdnn.cost, mode)(params, X, Y, acts)
     # each wrong example: logsumexp(z) - z_y = 1e4 - (-1e4) = 2e4; the right ones lose ~0
