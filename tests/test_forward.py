@@ -7,17 +7,17 @@ import pytest
 
 import jaxdnn
 
-from .conftest import maybe_jit
+from .conftest import as_jax, maybe_jit, random_params
 
 ACTS = ("relu", "leaky_relu", "tanh", "sigmoid")
 DIMS = [6, 5, 4, 3, 2]
 
 
 def problem(dtype=jnp.float64, m=9):
-    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-    params = jaxdnn.init_params(k1, DIMS, "he", dtype)
-    X = jax.random.normal(k2, (DIMS[0], m), dtype)
-    Y = jax.random.bernoulli(k3, 0.5, (DIMS[-1], m)).astype(dtype)
+    rng = np.random.default_rng(0)  # NumPy draws: no eager compiles per shape
+    params = random_params(rng, DIMS, dtype, "he")
+    X = as_jax(rng.standard_normal((DIMS[0], m)), dtype)
+    Y = as_jax(rng.integers(0, 2, (DIMS[-1], m)), dtype)
     return params, X, Y
 
 
@@ -66,8 +66,10 @@ def test_predict_and_accuracy(mode):
 
 def test_gd_update_is_a_step_against_the_gradient():
     params, X, Y = problem()
-    _, grads = jaxdnn.manual_value_and_grad(params, X, Y, ACTS)
+    # gradient and costs under jit (both run eagerly in their own tests); gd_update eagerly
+    _, grads = jax.jit(jaxdnn.manual_value_and_grad, static_argnums=3)(params, X, Y, ACTS)
     new = jaxdnn.gd_update(params, grads, 0.1)
     for p, g, n in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(new)):
         np.testing.assert_allclose(n, np.asarray(p) - 0.1 * np.asarray(g), rtol=1e-15)
-    assert jaxdnn.cost(new, X, Y, ACTS) < jaxdnn.cost(params, X, Y, ACTS)
+    cost = jax.jit(jaxdnn.cost, static_argnums=3)
+    assert cost(new, X, Y, ACTS) < cost(params, X, Y, ACTS)
