@@ -93,3 +93,31 @@ def test_softmax_cost_and_gradient_are_finite_at_logits_of_1e4_in_float32(mode):
         # x=+1: A=e0, Y=e0 -> 0; x=-1: A=e1, Y=e1 -> 0; x=+1: A=e0, Y=e1 -> (1,-1,0);
         # x=-1: A=e1, Y=e0 -> (-1,1,0)*(-1) = (1,-1,0); sum (2,-2,0) / 4
         np.testing.assert_allclose(g[0]["W"][:, 0], [0.5, -0.5, 0.0], atol=1e-6)
+
+
+def test_every_output_has_a_rule_whose_derivatives_are_those_of_its_loss():
+    """Each OUTPUT_RULES row against jax.grad of its own loss: dZ = d total / dZ_L and
+    dY = d total / dY, and total is the sum of the per-example losses (float64, one program)."""
+    from jaxdnn.loss import OUTPUT_RULES
+
+    assert set(OUTPUT_RULES) == set(jaxdnn.OUTPUTS)
+    rng = np.random.default_rng(3)
+    Z = as_jax(3 * rng.standard_normal((4, 9)), jnp.float64)
+    labels = {"sigmoid": rng.integers(0, 2, (4, 9)), "linear": 2 * rng.standard_normal((4, 9)),
+              "softmax": np.eye(4)[:, rng.integers(0, 4, 9)]}  # one-hot columns: dZ = A - Y
+
+    @jax.jit
+    def check(Z, Ys):
+        out = {}
+        for name, rule in OUTPUT_RULES.items():
+            Y = Ys[name]
+            dZ, dY = jax.grad(rule.total, argnums=(0, 1))(Z, Y)
+            out[name] = (rule.dZ(Z, Y), dZ, rule.dY(Z, Y), dY, rule.total(Z, Y),
+                         jnp.sum(rule.loss(Z, Y)))
+        return out
+
+    got = check(Z, {k: as_jax(v, jnp.float64) for k, v in labels.items()})
+    for name, (dZ, dZ_ref, dY, dY_ref, total, summed) in got.items():
+        np.testing.assert_allclose(dZ, dZ_ref, rtol=1e-12, atol=1e-14, err_msg=f"{name} dZ")
+        np.testing.assert_allclose(dY, dY_ref, rtol=1e-12, atol=1e-14, err_msg=f"{name} dY")
+        np.testing.assert_allclose(total, summed, rtol=1e-14, err_msg=f"{name} total")
