@@ -251,8 +251,16 @@ _own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch f
 _TOP_LEVEL = get_opaque_trace_state()
 
 
-@functools.cache
 def _unused_key():
+    """The key fit passes on when none is needed: made once at top level (one dispatch less per
+    call), made afresh under a trace (a key made there is a tracer and must not be kept)."""
+    if get_opaque_trace_state() != _TOP_LEVEL:
+        return jax.random.key(0)
+    return _top_level_key()
+
+
+@functools.cache
+def _top_level_key():
     return jax.random.key(0)
 
 
