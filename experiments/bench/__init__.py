@@ -37,7 +37,7 @@ Writes ``OUT/NAME.json``, ``OUT/NAME.md`` and ``OUT/NAME-growth.png`` (``--out``
 
 Commands::
 
-    python -m experiments.bench                    # everything, about 10 minutes on 2 cores
+    python -m experiments.bench                    # everything: about 25 minutes on 2 cores
     python -m experiments.bench --quick            # a smoke run in seconds
     python -m experiments.bench --configs mnist,softmax-mb --repeats 3
     python -m experiments.bench --configs planar --peers jaxdnn-manual,jax-scan-grad,numpy
