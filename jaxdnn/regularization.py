@@ -57,8 +57,12 @@ def is_traced(x) -> bool:
 def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):
     """Scaled inverted-dropout masks ``D_l / keep_prob``, one per hidden layer.
 
+    Every layer's mask comes from one draw of ``sum_l n_l m`` independent keeps, split by shape:
+    one random generator in the compiled program, not one per layer (each costs about a second of
+    XLA compile time on a CPU).
+
     Args:
-      key: PRNG key; split once per hidden layer.
+      key: PRNG key of the draw.
       hidden_shapes: shapes ``(n_l, m)`` of the hidden activations ``A_1 .. A_{L-1}``.
       keep_prob: probability of keeping a unit.
       dtype: dtype of the masks (the params' dtype).
@@ -66,11 +70,10 @@ def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):
     Returns:
       a list of arrays of 0 and ``1 / keep_prob``, shaped like each hidden activation.
     """
-    keys = jax.random.split(key, len(hidden_shapes))
-    return [
-        jax.random.bernoulli(k, keep_prob, shape).astype(dtype) / jnp.asarray(keep_prob, dtype)
-        for k, shape in zip(keys, hidden_shapes)
-    ]
+    sizes = [math.prod(shape) for shape in hidden_shapes]
+    keep = jax.random.bernoulli(key, keep_prob, (sum(sizes),))  # D of every layer, flat
+    return [d.reshape(shape).astype(dtype) / jnp.asarray(keep_prob, dtype)
+            for d, shape in zip(jnp.split(keep, np.cumsum(sizes)[:-1]), hidden_shapes)]
 
 
 def l2_penalty(params, m: int, l2: float):
