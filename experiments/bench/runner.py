@@ -94,7 +94,7 @@ def measure_problem(name: str, cfg: Config) -> dict:
     rss = memory.PeakRSS()
     X, Y, source = configs.make_data(prob)
     key = jax.random.key(0)
-    params = configs.init_params(jax.random.key(1), prob)
+    params = configs.init_params(1, prob)
     orders = configs.shuffle_orders(key, n, prob.m) if prob.batch_size else None
     setup = peers.Setup(prob, X, Y, params, key, orders, cfg.quick, cfg.device,
                         cfg.torch_threads or cores(), cfg.matmul_precision)
@@ -197,9 +197,14 @@ def measure_sweep(cfg: Config) -> dict:
     rss = memory.PeakRSS()
     Xn, Yn, source = configs.make_data(prob)
     X, Y = jnp.asarray(Xn), jnp.asarray(Yn)
-    keys = jax.random.split(jax.random.key(0), M)
-    batch = jax.vmap(lambda k: jaxdnn.init_params(k, prob.dims, prob.init))(keys)
-    single = jax.tree.map(lambda a: a[0], batch)
+
+    @jax.jit
+    def inits(seed):  # one compiled call: eagerly, every split and draw would compile on its own
+        keys = jax.random.split(jax.random.key(seed), M)
+        return jax.vmap(lambda k: jaxdnn.init_params(k, prob.dims, prob.init))(keys)
+
+    batch = inits(0)
+    single = jax.device_put(jax.tree.map(lambda a: np.asarray(a)[0], batch))  # model 0
 
     def train(p, X, Y):
         return jaxdnn.fit(p, X, Y, acts, learning_rate=prob.learning_rate, num_iterations=n,
