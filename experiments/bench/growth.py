@@ -124,7 +124,9 @@ def measure_point(cfg: Config, point: dict) -> dict:
     rss_data = memory.rss_now_mib()
     # full batch: enough iterations for about 2e10 multiply-adds of the weights per call (at
     # least 1, at most 50): 18 at m = 10^4 for [784, 128, 64, 1], 1 from m = 10^5 or w = 1024
-    n = int(np.clip(2e10 // (m * num_weights(dims)), 1, 50)) if mode == "full" else 1
+    # (--quick: at most 5, the smoke run's few iterations)
+    n = int(np.clip(2e10 // (m * num_weights(dims)), 1, 5 if cfg.quick else 50)
+            ) if mode == "full" else 1
     kwargs = {"batch_size": BATCH, "key": jax.random.key(2)} if mode == "minibatch" else {}
 
     def run():
