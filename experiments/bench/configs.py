@@ -47,7 +47,8 @@ class Config:
     name: str | None = common.option(
         None, "file name stem NAME (default: the JAX backend, e.g. cpu)")
     quick: bool = common.option(False, "smoke run: small shapes, few iterations, one process, "
-                                "no torch.compile (its first compilation takes 10-30 s per shape)")
+                                "XLA without LLVM's optimisations (faster compiles), no "
+                                "torch.compile (its first compilation takes 10-30 s per shape)")
     sweep_models: int = common.option(1024, "models in the vmapped planar sweep")
     isolate: bool = common.option(True, "run each problem (and each growth point) in its own "
                                   "process, for its own peak memory")
