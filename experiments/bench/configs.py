@@ -8,6 +8,7 @@ trains the same problem from the same initial params, in the same minibatch orde
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import ClassVar
 
 import numpy as np
@@ -46,7 +47,8 @@ class Config:
     name: str | None = common.option(
         None, "file name stem NAME (default: the JAX backend, e.g. cpu)")
     quick: bool = common.option(False, "smoke run: small shapes, few iterations, one process, "
-                                "no torch.compile (its first compilation takes 10-30 s per shape)")
+                                "XLA without LLVM's optimisations (faster compiles), no "
+                                "torch.compile (its first compilation takes 10-30 s per shape)")
     sweep_models: int = common.option(1024, "models in the vmapped planar sweep")
     isolate: bool = common.option(True, "run each problem (and each growth point) in its own "
                                   "process, for its own peak memory")
@@ -117,7 +119,7 @@ _QUICK = {  # smoke-test sizes: seconds in all
     "planar": {"iterations": 10},
     "cat": {"iterations": 2},
     "wide": {"dims": (256, 256, 256, 1), "m": 512, "iterations": 2},
-    "mnist": {"m": 2000, "iterations": 2},  # 7 full minibatches and one of 208
+    "mnist": {"m": 1000, "iterations": 2},  # 3 full minibatches and one of 232, as softmax-mb
     "softmax": {"m": 500, "iterations": 2},
     "softmax-mb": {"m": 1000, "iterations": 2},  # 3 full minibatches and one of 232
     "sweep": {"iterations": 5},
@@ -180,23 +182,39 @@ def shuffle_orders(key, epochs: int, m: int) -> np.ndarray:
     ``jax.random.permutation(fold_in(shuffle_key, e), m)``. The peers train on these orders, so
     their minibatches are ``fit``'s; the tests' cost comparison fails if the two ever part.
     """
+    # one compiled call (the split too), and one compile per (epochs, m) for the whole run
+    return np.array(_orders(m)(key, np.arange(epochs)))
+
+
+@functools.cache
+def _orders(m: int):
     import jax
 
-    k_shuffle, _ = jax.random.split(key)
-    draw = jax.jit(jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)))
-    return np.array(draw(np.arange(epochs)))  # one compiled call, not one per epoch
+    def draw(key, epochs):  # epochs: (E,) ints
+        k_shuffle, _ = jax.random.split(key)
+        return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(k_shuffle, e), m))(
+            epochs)
+
+    return jax.jit(draw)
 
 
-def init_params(key, prob: Problem):
-    """``jaxdnn.init_params`` for the problem in float32, as one compiled call (eagerly, each
-    random draw compiles on its own: seconds for a deep net)."""
+def init_params(seed: int, prob: Problem) -> list[dict]:
+    """The problem's initial params, float32: ``W_l`` a ``N(0, 1)`` draw times the scale
+    ``jaxdnn.init_params`` gives ``prob.init`` (``jaxdnn.initializers.SCALES``), ``b_l = 0``.
+
+    Drawn with NumPy from ``seed``: every peer starts from these params, and a JAX draw compiles
+    the random-number generator once per problem's shapes (seconds each on 2 cores).
+    """
     import jax
-    import jax.numpy as jnp
 
-    import jaxdnn
+    from jaxdnn.initializers import SCALES
 
-    init = jax.jit(jaxdnn.init_params, static_argnums=(1, 2), static_argnames="dtype")
-    return init(key, prob.dims, prob.init, dtype=jnp.float32)
+    rs = np.random.RandomState(seed)
+    params = [{"W": (SCALES[prob.init](n_prev) * rs.standard_normal((n, n_prev))  # (n_l, n_{l-1})
+                     ).astype(np.float32),
+               "b": np.zeros((n, 1), np.float32)}  # (n_l, 1)
+              for n_prev, n in zip(prob.dims[:-1], prob.dims[1:])]
+    return jax.device_put(params)
 
 
 def batch_slices(m: int, batch_size: int | None):

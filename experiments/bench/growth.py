@@ -20,6 +20,7 @@ and is free of the allocator's and the runtime's overheads that a resident set c
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -91,28 +92,41 @@ def xla_buffers_mib(params, X, Y, mode: str, n: int) -> dict | None:
             "total": (mem.argument_size_in_bytes + mem.temp_size_in_bytes) * f}
 
 
+@functools.cache
+def _make(dims: tuple, m: int):
+    """``make(seed) -> (X, Y, params)``: a point's data made on the device, in one compiled call;
+    compiled once per ``(dims, m)``, so the full-batch and minibatch points of a size share it."""
+    import jax
+    import jax.numpy as jnp
+
+    import jaxdnn
+
+    @jax.jit
+    def make(seed):
+        kx, ky, kp = jax.random.split(jax.random.key(seed), 3)
+        X = jax.random.normal(kx, (dims[0], m), jnp.float32)  # (n_x, m)
+        Y = (jax.random.uniform(ky, (1, m)) < 0.5).astype(jnp.float32)  # (1, m)
+        return X, Y, jaxdnn.init_params(kp, dims, "he", dtype=jnp.float32)
+
+    return make
+
+
 def measure_point(cfg: Config, point: dict) -> dict:
     """Time and peak memory of one ``fit`` (full batch or one epoch) at one size."""
     import jax
-    import jax.numpy as jnp
 
     import jaxdnn
 
     dims, m, mode = tuple(point["dims"]), point["m"], point["mode"]
     rss_before = memory.rss_now_mib()
 
-    @jax.jit
-    def make(key):  # data made on the device, in one compiled call
-        kx, ky, kp = jax.random.split(key, 3)
-        X = jax.random.normal(kx, (dims[0], m), jnp.float32)  # (n_x, m)
-        Y = (jax.random.uniform(ky, (1, m)) < 0.5).astype(jnp.float32)  # (1, m)
-        return X, Y, jaxdnn.init_params(kp, dims, "he", dtype=jnp.float32)
-
-    X, Y, params = jax.block_until_ready(make(jax.random.key(0)))
+    X, Y, params = jax.block_until_ready(_make(dims, m)(0))
     rss_data = memory.rss_now_mib()
     # full batch: enough iterations for about 2e10 multiply-adds of the weights per call (at
     # least 1, at most 50): 18 at m = 10^4 for [784, 128, 64, 1], 1 from m = 10^5 or w = 1024
-    n = int(np.clip(2e10 // (m * num_weights(dims)), 1, 50)) if mode == "full" else 1
+    # (--quick: at most 5, the smoke run's few iterations)
+    n = int(np.clip(2e10 // (m * num_weights(dims)), 1, 5 if cfg.quick else 50)
+            ) if mode == "full" else 1
     kwargs = {"batch_size": BATCH, "key": jax.random.key(2)} if mode == "minibatch" else {}
 
     def run():
@@ -146,7 +160,10 @@ def measure_point(cfg: Config, point: dict) -> dict:
 
 
 def slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
+    """Least-squares slope of log y against log x (NaN where some y is not positive: a memory
+    that did not rise above its start has no slope)."""
+    if np.min(y) <= 0:
+        return float("nan")
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 

@@ -15,6 +15,7 @@ all peers do the same training. A peer that cannot run here raises :class:`Skip`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from functools import partial
 
@@ -120,6 +121,20 @@ def _batch_step(params, X, Y, idx, lr, activations):
     return _gd_step(params, jnp.take(X, idx, axis=1), jnp.take(Y, idx, axis=1), lr, activations)
 
 
+@functools.cache
+def _copier():
+    import jax
+    import jax.numpy as jnp
+
+    return jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+
+def _copy(params):
+    """Fresh buffers of ``params`` to donate, in one compiled call (``jnp.copy`` leaf by leaf
+    compiles once per leaf shape, and dispatches once per leaf)."""
+    return _copier()(params)
+
+
 def jax_jit_loop(s: Setup):
     import jax
     import jax.numpy as jnp
@@ -145,7 +160,7 @@ def jax_jit_loop(s: Setup):
             return step(params, X, Y, lr, activations=prob.activations)
 
     def run(n):
-        params = jax.tree.map(jnp.copy, s.params)
+        params = _copy(s.params)
         costs = []
         for e in range(n):
             params, J = epoch(params, e)
@@ -194,7 +209,7 @@ def jax_scan_grad(s: Setup):
     lr = jnp.asarray(prob.learning_rate, jnp.float32)
 
     def run(n):
-        params = jax.tree.map(jnp.copy, s.params)
+        params = _copy(s.params)
         params, costs = train(params, X, Y, orders, lr, activations=prob.activations, n=n,
                               batch_size=prob.batch_size)
         jax.block_until_ready((params, costs))

@@ -186,7 +186,8 @@ def markdown(result: dict) -> str:
                  ["date", result["date"]], ["command", f"`{result['command']}`"],
                  ["wall time", f"{result['wall_seconds']:.0f} s"]]), ""]
     if result["config"]["quick"]:
-        lines += ["**--quick run**: small shapes and few iterations; not a measurement.", ""]
+        lines += ["**--quick run**: small shapes and few iterations, XLA without LLVM's "
+                  "optimisations (faster compiles, slower code); not a measurement.", ""]
     lines += ["Median seconds per iteration (epoch, for minibatch problems) over the timed rounds; "
               "peers timed round-robin after a warm-up, in one process per problem. `x fastest` "
               "and `x floor` are ratios; compile is the warm-up's time beyond its iterations.", "",

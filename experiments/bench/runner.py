@@ -94,7 +94,7 @@ def measure_problem(name: str, cfg: Config) -> dict:
     rss = memory.PeakRSS()
     X, Y, source = configs.make_data(prob)
     key = jax.random.key(0)
-    params = configs.init_params(jax.random.key(1), prob)
+    params = configs.init_params(1, prob)
     orders = configs.shuffle_orders(key, n, prob.m) if prob.batch_size else None
     setup = peers.Setup(prob, X, Y, params, key, orders, cfg.quick, cfg.device,
                         cfg.torch_threads or cores(), cfg.matmul_precision)
@@ -197,9 +197,14 @@ def measure_sweep(cfg: Config) -> dict:
     rss = memory.PeakRSS()
     Xn, Yn, source = configs.make_data(prob)
     X, Y = jnp.asarray(Xn), jnp.asarray(Yn)
-    keys = jax.random.split(jax.random.key(0), M)
-    batch = jax.vmap(lambda k: jaxdnn.init_params(k, prob.dims, prob.init))(keys)
-    single = jax.tree.map(lambda a: a[0], batch)
+
+    @jax.jit
+    def inits(seed):  # one compiled call: eagerly, every split and draw would compile on its own
+        keys = jax.random.split(jax.random.key(seed), M)
+        return jax.vmap(lambda k: jaxdnn.init_params(k, prob.dims, prob.init))(keys)
+
+    batch = inits(0)
+    single = jax.device_put(jax.tree.map(lambda a: np.asarray(a)[0], batch))  # model 0
 
     def train(p, X, Y):
         return jaxdnn.fit(p, X, Y, acts, learning_rate=prob.learning_rate, num_iterations=n,
@@ -375,10 +380,24 @@ def argv(cfg: Config) -> list[str]:
     return out
 
 
+QUICK_XLA_FLAG = "--xla_backend_optimization_level=0"
+"""--quick compiles without LLVM's optimisations: the same XLA programs (same fusions, same
+numbers), about a third less compile time, slower code; a smoke run's times are not measurements."""
+
+
+def quick_compiles(cfg: Config) -> None:
+    """Under ``--quick``, add :data:`QUICK_XLA_FLAG` to ``XLA_FLAGS`` (read when JAX's backend
+    starts, so before any JAX work) unless the caller set an optimisation level."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if cfg.quick and "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {QUICK_XLA_FLAG}".strip()
+
+
 def main(argv_=None) -> dict:
     """Run the benchmark; write ``OUT/NAME.json`` and ``OUT/NAME.md``; return the result."""
     cfg = common.parse_config(Config, argv_, doc=sys.modules["experiments.bench"].__doc__,
                               prog="python -m experiments.bench")
+    quick_compiles(cfg)
     if cfg.child:
         child(cfg)
         return {}
