@@ -10,7 +10,8 @@ Time should grow linearly in m (slope 1 on log-log axes; the fit of the largest 
 and in the weights P. Memory is set against a model of what ``fit`` keeps:
 
     data (X, Y) + params + caches (Z and A of every layer over a batch: 2 sum_l n_l batch floats)
-        + fit's working copies of X and Y (full batch none; minibatches the one examples-first copy)
+        + fit's working copies of X and Y (minibatches the one examples-first copy; full batch
+          none, except where n_x > m: there X's examples-first copy, which its products read)
 
 Beside the process's memory, each point states XLA's own account of one compiled chunk of
 ``train_steps`` (the program ``fit`` runs): its argument buffers (the data, params and state) and
@@ -36,9 +37,13 @@ MS = (1_000, 10_000, 60_000, 100_000, 1_000_000)  # 60,000: MNIST's training set
 WIDTHS = (64, 128, 256, 512, 1024, 2048)
 WIDTH_M = 10_000
 QUICK = {"ms": (256, 1024), "widths": (), "width_m": 512}  # a smoke test: 4 points
-FIT_WORKING_COPIES = {"full": 0, "minibatch": 1}
-"""Copies of (X, Y) that ``fit`` makes beside the caller's: with minibatches the one examples-first
-working copy for the whole run; none for full batch."""
+def fit_working_copies(dims, m: int, mode: str) -> int:
+    """Copies of (X, Y) that ``fit`` makes beside the caller's: with minibatches the one
+    examples-first working copy for the whole run; for full batch none, or one where the features
+    outnumber the examples (jaxdnn.train._examples_first_products)."""
+    from jaxdnn.train import _examples_first_products
+
+    return int(mode == "minibatch" or _examples_first_products((dims[1], dims[0]), m))
 
 
 def points(cfg: Config) -> list[dict]:
@@ -60,7 +65,7 @@ def model_mib(dims, m: int, mode: str) -> dict:
     data = (dims[0] + dims[-1]) * m * f
     params = (num_weights(dims) + sum(dims[1:])) * f
     caches = 2 * sum(dims[1:]) * batch * f
-    copies = FIT_WORKING_COPIES[mode] * data
+    copies = fit_working_copies(dims, m, mode) * data
     return {"data": data, "params": params, "caches": caches, "working_copies": copies,
             "total": data + params + caches + copies}
 
