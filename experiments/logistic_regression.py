@@ -66,8 +66,7 @@ def main(argv=None) -> dict:
     params, costs = jaxdnn.fit(init, X, Y, ACTS, learning_rate=cfg.learning_rate,
                                num_iterations=cfg.num_iterations, progress=False)
     costs = np.asarray(costs)
-    train = common.accuracy(params, X, Y, ACTS)
-    test = common.accuracy(params, X_test, Y_test, ACTS)
+    train, test = common.accuracies(params, ACTS, (X, Y), (X_test, Y_test))
     last = common.last_printed(cfg.num_iterations, 100)
     result["data"].update(costs_every_100=costs[::100], cost0=costs[0], last_iteration=last,
                           cost_last=costs[last], train_accuracy=train, test_accuracy=test)
