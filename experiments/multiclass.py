@@ -340,7 +340,8 @@ def main(argv=None) -> dict:
     digits_tables(result, cfg, jx, sk, len(y_train), len(y_test))
     confusion_plot(result, out, cfg, y_test, jx["test_probs"][0].argmax(axis=0),
                    sk["test_probs"][0].argmax(axis=0))
-    misclassified_plot(result, out, cfg, X_test, y_test, jx["test_probs"][0])
+    misclassified_plot(result, out, cfg, X_test, y_test, jx["test_probs"][0],
+                       max_shown=8 if cfg.quick else 24)  # quick: one row of 8 axes, not 3
     cost_plot(result, out, cfg, jx, sk)
 
     spiral_part(result, out, cfg)
