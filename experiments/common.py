@@ -8,7 +8,8 @@
 - the cat data, or the reason it is missing: :func:`load_cat`;
 - plots: :func:`decision_boundary` (two or more classes), :func:`predictor` (matplotlib's Agg
   backend, so no display is needed);
-- :func:`accuracy`: ``jaxdnn.accuracy`` jitted once (eagerly it compiles op by op);
+- :func:`accuracy`, :func:`accuracies`: ``jaxdnn.accuracy`` jitted once (eagerly it compiles op
+  by op), train and test in one call;
 - small numbers helpers: :func:`last_printed`, :func:`where_it_falls`, :func:`environment`.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -399,27 +401,39 @@ def decision_boundary(ax, predict, X, Y, title: str, *, resolution: int | None =
     ax.set_title(title, fontsize=10)
 
 
-def accuracy(params, X, Y, activations) -> float:
-    """:func:`jaxdnn.accuracy` as one compiled call (eagerly it compiles op by op), as a float."""
+@functools.cache
+def _compiled():
+    """``(accuracies, predict)``: jaxdnn's functions jitted once per process, so networks and data
+    of the same shapes share one compiled program (eagerly they compile op by op)."""
     import jax
 
     import jaxdnn
 
-    global _accuracy_jit
-    if _accuracy_jit is None:
-        _accuracy_jit = jax.jit(jaxdnn.accuracy, static_argnames="activations")
-    return float(_accuracy_jit(params, X, Y, activations=tuple(activations)))
+    def accuracies(params, data, activations):
+        return tuple(jaxdnn.accuracy(params, X, Y, activations) for X, Y in data)
+
+    return (jax.jit(accuracies, static_argnames="activations"),
+            jax.jit(jaxdnn.predict, static_argnames="activations"))
 
 
-_accuracy_jit = None
+def accuracies(params, activations, *data) -> tuple[float, ...]:
+    """:func:`jaxdnn.accuracy` on every ``(X, Y)`` pair of ``data`` (train and test, say), all in
+    one compiled call: one compile per network and data shapes, not one per pair."""
+    acc = _compiled()[0](params, tuple(tuple(d) for d in data), activations=tuple(activations))
+    return tuple(float(a) for a in acc)
+
+
+def accuracy(params, X, Y, activations) -> float:
+    """:func:`jaxdnn.accuracy` as one compiled call (eagerly it compiles op by op), as a float."""
+    return accuracies(params, activations, (X, Y))[0]
 
 
 def predictor(params, activations, dtype):
-    """``grid (2, N) -> labels (N,)`` with :func:`jaxdnn.predict`, jitted once per network."""
-    import jax
+    """``grid (2, N) -> labels (N,)`` with :func:`jaxdnn.predict`, compiled once per network
+    shape (networks of the same shapes share the program)."""
     import jax.numpy as jnp
 
-    import jaxdnn
-
-    f = jax.jit(lambda p, x: jaxdnn.predict(p, x, activations))
-    return lambda grid: np.asarray(f(params, jnp.asarray(grid, dtype))).ravel()
+    predict = _compiled()[1]
+    acts = tuple(activations)
+    return lambda grid: np.asarray(predict(params, jnp.asarray(grid, dtype),
+                                           activations=acts)).ravel()

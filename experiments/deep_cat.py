@@ -83,8 +83,7 @@ def main(argv=None) -> dict:
         params, costs = jaxdnn.fit(init, X, Y, acts, learning_rate=cfg.learning_rate,
                                    num_iterations=cfg.num_iterations)
         costs = np.asarray(costs)
-        train = common.accuracy(params, X, Y, acts)
-        test = common.accuracy(params, X_test, Y_test, acts)
+        train, test = common.accuracies(params, acts, (X, Y), (X_test, Y_test))
         curves[title] = costs
         result["data"][name] = {"dims": dims, "init": method, "costs_every_100": costs[::100],
                                 "cost0": costs[0], "last_iteration": last,

@@ -71,8 +71,7 @@ def main(argv=None) -> dict:
                                    learning_rate=cfg.learning_rate,
                                    num_iterations=cfg.num_iterations, progress=False)
         costs = np.asarray(costs)
-        train = common.accuracy(params, X, Y, acts)
-        test = common.accuracy(params, X_test, Y_test, acts)
+        train, test = common.accuracies(params, acts, (X, Y), (X_test, Y_test))
         runs[init] = (params, costs, train, test)
         result["data"][init] = {"costs_every_1000": costs[::1000], "cost0": costs[0],
                                 "last_iteration": last, "cost_last": costs[last],

@@ -66,8 +66,7 @@ def main(argv=None) -> dict:
     params, costs = jaxdnn.fit(init, X, Y, ACTS, learning_rate=cfg.learning_rate,
                                num_iterations=cfg.num_iterations, progress=False)
     costs = np.asarray(costs)
-    train = common.accuracy(params, X, Y, ACTS)
-    test = common.accuracy(params, X_test, Y_test, ACTS)
+    train, test = common.accuracies(params, ACTS, (X, Y), (X_test, Y_test))
     last = common.last_printed(cfg.num_iterations, 100)
     result["data"].update(costs_every_100=costs[::100], cost0=costs[0], last_iteration=last,
                           cost_last=costs[last], train_accuracy=train, test_accuracy=test)
@@ -93,8 +92,10 @@ def main(argv=None) -> dict:
         p, X, Y, ACTS, learning_rate=lr, num_iterations=cfg.compare_iterations, progress=False),
         in_axes=(0, None, None, None)))
     params_lr, costs_lr = train_all(lrs, init, X, Y)
-    acc = jax.jit(jax.vmap(lambda p, x, y: jaxdnn.accuracy(p, x, y, ACTS), in_axes=(0, None, None)))
-    train_lr, test_lr = np.asarray(acc(params_lr, X, Y)), np.asarray(acc(params_lr, X_test, Y_test))
+    acc = jax.vmap(lambda p, x, y: jaxdnn.accuracy(p, x, y, ACTS), in_axes=(0, None, None))
+    # train and test accuracy of every run in one compiled call
+    train_lr, test_lr = map(np.asarray, jax.jit(lambda p, X, Y, X_t, Y_t: (
+        acc(p, X, Y), acc(p, X_t, Y_t)))(params_lr, X, Y, X_test, Y_test))
     costs_lr = np.asarray(costs_lr)
     result["data"]["learning_rate_comparison"] = [
         {"learning_rate": lr, "cost_last": c[-1], "train_accuracy": tr, "test_accuracy": te}
