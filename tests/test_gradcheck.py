@@ -24,15 +24,21 @@ from jaxdnn.gradcheck import (
 )
 from jaxdnn.gradcheck.__main__ import main
 
+from .conftest import as_jax, random_params
+
 COURSE = gradient_check_test_case()
 W_AND_B = [f"[{l}]['{k}']" for l in range(3) for k in "Wb"]
+# compiled once per shape and shared by every planted grad_fn (eagerly, every primitive of the
+# pass would compile at each new shape)
+manual_value_and_grad = jax.jit(jaxdnn.manual_value_and_grad,
+                                static_argnames=("activations", "keep_prob"))
 
 
 def planted(*bugs):
     """A value-and-grad with bugs planted on some leaves: ``bugs`` are ``(layer, key, fn)``, where
     ``fn(grad, params, m, kwargs)`` returns the wrong gradient of that leaf."""
     def grad_fn(params, X, Y, activations, **kwargs):
-        J, grads = jaxdnn.manual_value_and_grad(params, X, Y, activations, **kwargs)
+        J, grads = manual_value_and_grad(params, X, Y, activations=activations, **kwargs)
         for l, k, fn in bugs:
             grads[l][k] = fn(grads[l][k], params, X.shape[1], kwargs)
         return J, grads
@@ -89,13 +95,16 @@ def test_flags_the_planted_bugs_on_the_right_leaves():
 
 
 def dead_network():
-    """3-4-2-1 relu net whose second hidden layer is dead for every input (b2 -= 100), with b3 = 0
-    (as initialised) and half the labels 1: the true gradient of every leaf is exactly 0."""
-    k = jax.random.split(jax.random.key(3), 3)
-    params = jaxdnn.init_params(k[0], [3, 4, 2, 1], "he", jnp.float64)
-    params[1]["b"] = params[1]["b"] - 100
-    X = jax.random.normal(k[1], (3, 8), jnp.float64)
-    Y = (jax.random.uniform(k[2], (1, 8)) > 0.5).astype(jnp.float64)
+    """3-4-2-1 relu net whose second hidden layer is dead for every input (b2 = -100), with b3 = 0
+    and half the labels 1: the true gradient of every leaf is exactly 0. Drawn with NumPy (He
+    scales), so that making it compiles nothing."""
+    rng = np.random.default_rng(3)
+    dims = [3, 4, 2, 1]
+    params = [{"W": as_jax(rng.standard_normal((n, n_prev)) * np.sqrt(2 / n_prev), np.float64),
+               "b": as_jax(np.full((n, 1), -100.0 if l == 1 else 0.0), np.float64)}
+              for l, (n_prev, n) in enumerate(zip(dims[:-1], dims[1:]))]
+    X = as_jax(rng.standard_normal((3, 8)), np.float64)
+    Y = as_jax([[0, 1, 0, 0, 1, 0, 1, 1]], np.float64)
     return params, X, Y, ("relu", "relu", "sigmoid")
 
 
@@ -176,15 +185,15 @@ def test_dropout_masks_are_the_same_in_every_evaluation():
 
 
 def output_problem(output):
-    k = jax.random.split(jax.random.key(7), 3)
-    params = jaxdnn.init_params(k[0], [4, 5, 3], "xavier", jnp.float64)
-    X = jax.random.normal(k[1], (4, 6), jnp.float64)
+    rng = np.random.default_rng(7)
+    params = random_params(rng, [4, 5, 3], np.float64)
+    X = as_jax(rng.standard_normal((4, 6)), np.float64)
     if output == "softmax":
-        Y = jaxdnn.one_hot(jnp.asarray([0, 1, 2, 2, 1, 0]), 3, jnp.float64)
+        Y = as_jax(np.eye(3)[:, [0, 1, 2, 2, 1, 0]], np.float64)
     elif output == "linear":
-        Y = jax.random.normal(k[2], (3, 6), jnp.float64)
+        Y = as_jax(rng.standard_normal((3, 6)), np.float64)
     else:
-        Y = (jax.random.uniform(k[2], (3, 6)) > 0.5).astype(jnp.float64)
+        Y = as_jax(rng.uniform(size=(3, 6)) > 0.5, np.float64)
     return params, X, Y, ("tanh", output)
 
 
@@ -209,10 +218,10 @@ def test_random_directions_pass_the_correct_pass_and_flag_the_course_bugs():
 def quadratic_problem():
     """Linear output: J is exactly quadratic in the last W, so its centred differences are exact
     up to round-off and the finite differences' tolerance is the absolute atol alone."""
-    k = jax.random.split(jax.random.key(8), 3)
-    params = jaxdnn.init_params(k[0], [2, 3, 2], "xavier", jnp.float64)
-    X = jax.random.normal(k[1], (2, 4), jnp.float64)
-    Y = jax.random.normal(k[2], (2, 4), jnp.float64)
+    rng = np.random.default_rng(8)
+    params = random_params(rng, [2, 3, 2], np.float64)
+    X = as_jax(rng.standard_normal((2, 4)), np.float64)
+    Y = as_jax(rng.standard_normal((2, 4)), np.float64)
     return params, X, Y, ("tanh", "linear")
 
 
@@ -227,8 +236,8 @@ def test_the_chance_that_a_wrong_leaf_slips_through_is_the_stated_one():
     for _ in range(60):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if slip_probability(d, 1, mid) < 0.5 else (lo, mid)
-    e = jax.random.normal(jax.random.key(9), (2, 3), jnp.float64)
-    e = e / jnp.linalg.norm(e) * atol / lo
+    e = np.random.default_rng(9).standard_normal((2, 3))
+    e = as_jax(e / np.linalg.norm(e) * atol / lo, np.float64)
     wrong = planted((1, "W", lambda g, *_: g + e))
     trials = 100
     for k in (1, 2):
@@ -321,8 +330,8 @@ def test_hessian_vector_products_of_the_manual_vjp_and_a_wrong_second_order():
     assert report.passed and report.of == "Hessian-vector", str(report)
     assert report.manual_vs_autodiff < 1e-13
     # first order right, second order wrong on one leaf: flagged there only
-    assert jaxdnn.gradient_check(*SMOOTH, grad_fn=lambda p, X, Y, a: jax.value_and_grad(
-        first_order_only_cost)(p, X, Y, a)).passed
+    assert jaxdnn.gradient_check(*SMOOTH, grad_fn=jax.jit(jax.value_and_grad(
+        first_order_only_cost), static_argnums=3)).passed
     bad = hessian_check(*SMOOTH, cost_fn=first_order_only_cost, num_directions=2)
     assert bad.failed_leaves == ("[1]['W']",), str(bad)
 

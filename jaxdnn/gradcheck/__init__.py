@@ -135,7 +135,18 @@ def check_gradient_check_args(params, X, Y, activations, grad_fn=None, cost_fn=N
 
 
 def _cast(tree, dtype):
-    return jax.tree.map(lambda x: jnp.asarray(x, dtype), tree)
+    """Every leaf as a device array of ``dtype``, converted on the host: an eager ``astype``
+    would compile a program for every leaf shape."""
+    def cast(x):
+        if isinstance(x, jax.Array) and x.dtype == dtype:
+            return x
+        return jax.device_put(np.asarray(x, dtype))
+    return jax.tree.map(cast, tree)
+
+
+def _scalar(x, dtype):
+    """A 0-d device array of ``dtype`` (from the host: no compile)."""
+    return jax.device_put(np.asarray(x, dtype))
 
 
 def _u(dtype) -> float:
@@ -205,20 +216,25 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, 
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
-        reg = {}
-        if l2 != 0:
-            reg["l2"] = l2
-        if keep_prob is not None:
-            reg.update(keep_prob=keep_prob, key=key)
-        result = grad_fn(params, X, Y, activations, **reg)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError("grad_fn must return (cost, grads), like jaxdnn.manual_value_and_grad")
-        g_test = result[1]
-        check_same_structure(params, g_test, "params", "the grads of grad_fn")
-        g_test = _cast(g_test, dt)
-        l2_arr = jnp.asarray(l2, dt)
-        J, g_auto = numeric.autodiff(params, X, Y, l2_arr, key, activations=activations,
-                                     keep_prob=keep_prob, wrt="params")
+        l2_arr = _scalar(l2, dt)
+        if grad_fn is manual_value_and_grad:  # the default: with autodiff, one compiled program
+            (_, g_test), (J, g_auto) = numeric.manual_and_autodiff(
+                params, X, Y, l2_arr, key, activations=activations, keep_prob=keep_prob)
+        else:  # any function, run as it is (it may not be jit-able)
+            reg = {}
+            if l2 != 0:
+                reg["l2"] = l2
+            if keep_prob is not None:
+                reg.update(keep_prob=keep_prob, key=key)
+            result = grad_fn(params, X, Y, activations, **reg)
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise TypeError("grad_fn must return (cost, grads), like "
+                                "jaxdnn.manual_value_and_grad")
+            g_test = result[1]
+            check_same_structure(params, g_test, "params", "the grads of grad_fn")
+            g_test = _cast(g_test, dt)
+            J, g_auto = numeric.autodiff(params, X, Y, l2_arr, key, activations=activations,
+                                         keep_prob=keep_prob, wrt="params")
         return _first_order_report(
             "dJ/dparams", params, X, Y, l2_arr, key, g_test, g_auto, float(J),
             activations=activations, keep_prob=keep_prob, wrt="params", dt=dt,
@@ -244,10 +260,9 @@ def input_gradient_check(params, X, Y, activations, *, cost_fn=cost_with_manual_
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
-        g_test = numeric.input_gradient(params, X, Y, activations=activations, cost_fn=cost_fn)
-        zero = jnp.zeros((), dt)
-        J, g_auto = numeric.autodiff(params, X, Y, zero, None, activations=activations,
-                                     keep_prob=None, wrt="X")
+        zero = _scalar(0.0, dt)
+        g_test, (J, g_auto) = numeric.input_gradient(params, X, Y, activations=activations,
+                                                     cost_fn=cost_fn)
         return _first_order_report(
             "dJ/dX", params, X, Y, zero, None, g_test, g_auto, float(J), activations=activations,
             keep_prob=None, wrt="X", dt=dt, num_directions=num_directions,
@@ -258,14 +273,13 @@ def _first_order_report(of, params, X, Y, l2_arr, key, g_test, g_auto, J, *, act
                         keep_prob, wrt, dt, num_directions, directions_key, eps, thr, l2):
     u = _u(dt)
     atol_num = ROUNDOFF_FACTOR * u * max(abs(J), 1.0) / eps
-    atol_auto = ROUNDOFF_FACTOR * u * float(max(jnp.max(jnp.abs(x)) for x in
-                                                jax.tree.leaves(g_auto)))
     paths = _paths(g_test) if wrt == "params" else ["X"]
     tests = [np.asarray(x) for x in jax.tree.leaves(g_test)]
     autos = [np.asarray(x) for x in jax.tree.leaves(g_auto)]
+    atol_auto = ROUNDOFF_FACTOR * u * float(max(np.abs(a).max() for a in autos))
     if num_directions is None:
         num, kink = numeric.finite_differences(
-            params, X, Y, l2_arr, key, jnp.asarray(eps, dt), None, None,
+            params, X, Y, l2_arr, key, _scalar(eps, dt), None, None,
             activations=activations, keep_prob=keep_prob, wrt=wrt, num_directions=None)
         num, kink = np.asarray(num), np.asarray(kink)
         sizes = np.cumsum([t.size for t in tests])[:-1]
@@ -275,9 +289,9 @@ def _first_order_report(of, params, X, Y, l2_arr, key, g_test, g_auto, J, *, act
                   for p, t, a, n, k in zip(paths, tests, autos, nums, kinks)]
         flat_test, flat_num = np.concatenate([t.ravel() for t in tests]), num
     else:
-        stack = jax.tree.map(lambda a, b: jnp.stack([a, b]), g_test, g_auto)
+        stack = jax.device_put([np.stack([t, a]) for t, a in zip(tests, autos)])  # (2, *leaf)
         num, kink, proj = numeric.finite_differences(
-            params, X, Y, l2_arr, key, jnp.asarray(eps, dt), _directions_key(directions_key),
+            params, X, Y, l2_arr, key, _scalar(eps, dt), _directions_key(directions_key),
             stack, activations=activations, keep_prob=keep_prob, wrt=wrt,
             num_directions=int(num_directions))
         num, kink, proj = np.asarray(num), np.asarray(kink), np.asarray(proj)
@@ -330,11 +344,10 @@ def hessian_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp, nu
     k = int(num_directions if num_directions is not None else 4)
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
-        J = float(numeric.autodiff(params, X, Y, jnp.zeros((), dt), None,
-                                   activations=activations, keep_prob=None, wrt="params")[0])
-        manual, auto, num, kink = (np.asarray(x) for x in numeric.hessian_vector_products(
-            params, X, Y, jnp.asarray(eps, dt), _directions_key(directions_key),
-            activations=activations, cost_fn=cost_fn, num_directions=k))
+        J, products = numeric.hessian_vector_products(
+            params, X, Y, _scalar(eps, dt), _directions_key(directions_key),
+            activations=activations, cost_fn=cost_fn, num_directions=k)
+        J, (manual, auto, num, kink) = float(J), (np.asarray(x) for x in products)
     u = _u(dt)
     atol_num = ROUNDOFF_FACTOR * u * max(abs(J), 1.0) / eps
     atol_auto = ROUNDOFF_FACTOR * u * float(np.abs(auto).max())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 
 import jax
 
@@ -34,7 +35,12 @@ def _number_or_auto(text: str):
 
 def random_problem(dims, output: str, m: int, method: str, seed: int, dtype):
     """A random network and data: ``(params, X, Y)``, labels suited to the ``output``."""
-    k_init, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    return _random_problem(tuple(dims), output, m, method, jax.random.key(seed), dtype)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2, 3, 5))  # one program, not one per primitive and shape
+def _random_problem(dims, output, m, method, key, dtype):
+    k_init, k_x, k_y = jax.random.split(key, 3)
     params = init_params(k_init, dims, method, dtype)
     X = jax.random.normal(k_x, (dims[0], m), dtype)
     if output == "softmax":

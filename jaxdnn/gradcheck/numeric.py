@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from jaxdnn.backward import manual_value_and_grad
 from jaxdnn.forward import forward
 from jaxdnn.loss import cost, cost_from_logits
 
@@ -64,6 +65,16 @@ def autodiff(params, X, Y, l2, key, *, activations, keep_prob, wrt):
     return jax.value_and_grad(J, argnums=0 if wrt == "params" else 1)(params, X)
 
 
+@partial(jax.jit, static_argnames=("activations", "keep_prob"))
+def manual_and_autodiff(params, X, Y, l2, key, *, activations, keep_prob):
+    """``(manual, autodiff)``: :func:`jaxdnn.manual_value_and_grad` and :func:`autodiff` (with
+    respect to ``params``), each ``(J, grads)``, as one compiled program."""
+    manual = manual_value_and_grad(params, X, Y, activations, l2=l2, keep_prob=keep_prob,
+                                   key=key)
+    return manual, autodiff(params, X, Y, l2, key, activations=activations,
+                            keep_prob=keep_prob, wrt="params")
+
+
 @partial(jax.jit, static_argnames=("activations", "keep_prob", "wrt", "num_directions"))
 def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *, activations,
                        keep_prob, wrt, num_directions):
@@ -94,9 +105,10 @@ def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *,
         p, x = (unravel(t), X) if wrt == "params" else (params, unravel(t))
         return cost_and_kink_signs(p, x, Y, activations, l2, keep_prob, key)
 
-    def centred(step):
-        (Jp, sp), (Jm, sm) = f(theta + step), f(theta - step)
-        return (Jp - Jm) / (2 * epsilon), _crossed(sp, sm)
+    def centred(step):  # theta +- step as a batch of two: one cost program, not two
+        J, signs = jax.vmap(f)(jnp.stack([theta + step, theta - step]))
+        return (J[0] - J[1]) / (2 * epsilon), _crossed(tuple(s[0] for s in signs),
+                                                       tuple(s[1] for s in signs))
 
     n = theta.size
     if num_directions is None:
@@ -121,8 +133,11 @@ def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *,
 
 @partial(jax.jit, static_argnames=("activations", "cost_fn"))
 def input_gradient(params, X, Y, *, activations, cost_fn):
-    """``dJ/dX`` of ``cost_fn(params, X, Y, activations)`` by ``jax.grad`` (its own VJP)."""
-    return jax.grad(cost_fn, argnums=1)(params, X, Y, activations)
+    """``(dX, (J, dX_autodiff))``: ``dJ/dX`` of ``cost_fn(params, X, Y, activations)`` by
+    ``jax.grad`` (its own VJP), and :func:`autodiff` with respect to ``X``, in one program."""
+    reference = autodiff(params, X, Y, jnp.zeros((), X.dtype), None, activations=activations,
+                         keep_prob=None, wrt="X")
+    return jax.grad(cost_fn, argnums=1)(params, X, Y, activations), reference
 
 
 @partial(jax.jit, static_argnames=("activations", "cost_fn", "num_directions"))
@@ -131,7 +146,8 @@ def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activation
     """``H v`` three ways for k random unit directions ``v`` over all parameters.
 
     Returns:
-      ``(manual, autodiff, numeric, kink)``: `(k, n)` flat products and `(k,)` kink flags, where
+      ``(J, (manual, autodiff, numeric, kink))``: :func:`jaxdnn.cost` at ``params``, and `(k, n)`
+      flat products and `(k,)` kink flags, where
       manual is reverse over reverse of ``cost_fn`` (``grad(<grad cost_fn, v>)``), autodiff is
       forward over reverse of :func:`jaxdnn.cost` (``jvp(grad cost)``) and numeric the centred
       difference ``(grad J(theta + eps v) - grad J(theta - eps v)) / (2 eps)`` of autodiff's
@@ -140,6 +156,8 @@ def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activation
     theta, unravel = ravel_pytree(params)
     grad_cost = jax.grad(lambda p: cost(p, X, Y, activations))
     flat = lambda t: ravel_pytree(t)[0]
+    grad_and_signs = jax.grad(lambda t: cost_and_kink_signs(unravel(t), X, Y, activations),
+                              has_aux=True)
 
     def one(j):
         v = jax.random.normal(jax.random.fold_in(directions_key, j), theta.shape, theta.dtype)
@@ -149,14 +167,15 @@ def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activation
             jax.tree.leaves(jax.grad(cost_fn)(p, X, Y, activations)), jax.tree.leaves(V)))
         manual = flat(jax.grad(inner)(params))
         auto = flat(jax.jvp(grad_cost, (params,), (V,))[1])
-        plus, minus = unravel(theta + epsilon * v), unravel(theta - epsilon * v)
-        numeric = (flat(grad_cost(plus)) - flat(grad_cost(minus))) / (2 * epsilon)
-        kink = _crossed(cost_and_kink_signs(plus, X, Y, activations)[1],
-                        cost_and_kink_signs(minus, X, Y, activations)[1])
+        # theta +- eps v as a batch of two: one gradient (and sign pattern) program, not four
+        g, signs = jax.vmap(grad_and_signs)(jnp.stack([theta + epsilon * v,
+                                                       theta - epsilon * v]))
+        numeric = (g[0] - g[1]) / (2 * epsilon)
+        kink = _crossed(tuple(s[0] for s in signs), tuple(s[1] for s in signs))
         return manual, auto, numeric, kink
 
-    return jax.lax.map(one, jnp.arange(num_directions),
-                       batch_size=_batch(num_directions, theta.size, 8))
+    return cost(params, X, Y, activations), jax.lax.map(
+        one, jnp.arange(num_directions), batch_size=_batch(num_directions, theta.size, 8))
 
 
 def numeric_grad(f, params, epsilon=1e-7, batch_size=256):
