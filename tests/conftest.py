@@ -6,8 +6,8 @@ import pathlib
 # The suite compiles thousands of small XLA programs and runs most of them a few times. Without
 # LLVM's optimisations XLA builds the same programs (the same HLO, fusions and tolerances pass)
 # as slower machine code, about a seventh faster overall on 2 cores. Set before JAX starts its
-# backend; a level given in XLA_FLAGS is kept. The compute-bound course runs (test_train) and the
-# docs' examples run in subprocesses at XLA's default level, as users run them.
+# backend; a level given in XLA_FLAGS is kept. The compute-bound course runs (test_train) run in
+# subprocesses at XLA's default level, as users run them.
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
@@ -102,3 +102,10 @@ def he_params(dims, seed=0, dtype="float64"):
     """He-initialised params (``W ~ N(0, 2 / n_{l-1})``, ``b = 0``) drawn with NumPy from ``seed``:
     :func:`random_params` with ``np.random.default_rng(seed)`` and the ``"he"`` scale."""
     return random_params(np.random.default_rng(seed), dims, dtype, "he")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked ``slow`` (subprocesses of 10 s and more) run first: pytest-xdist hands
+    tests to its workers in this order, so the long ones overlap the many short ones instead of
+    one of them finishing alone while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: else in order

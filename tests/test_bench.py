@@ -39,6 +39,7 @@ def quick_run(request, tmp_path_factory):
     return out, json.loads((out / "quick.json").read_text())
 
 
+@pytest.mark.slow
 def test_writes_json_markdown_and_the_growth_plot(quick_run):
     out, data = quick_run
     md = (out / "quick.md").read_text()

@@ -2,7 +2,9 @@
 
 The blocks of one page run in order in one fresh Python process (so a block may use the names that
 earlier blocks of its page defined), with JAX's default configuration: float32, no
-``jax_enable_x64``, whatever ``tests/conftest.py`` sets for the other tests. A block that cannot
+``jax_enable_x64``, whatever ``tests/conftest.py`` sets for the other tests (only its XLA_FLAGS, the
+suite's compile setting, carry over: they change how fast the compiled code runs, not what the
+examples do). A block that cannot
 run here (one that needs several hosts, say) starts with the line ``# not run: <why>``; the test
 checks that such a block still parses.
 """
@@ -54,6 +56,7 @@ def test_the_readme_and_the_tutorial_have_examples():
     assert {"README.md", "docs/tutorial.md"} <= names, names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_examples_run(page, tmp_path):
     blocks = python_blocks(page)
@@ -65,7 +68,7 @@ def test_page_examples_run(page, tmp_path):
             ast.parse(source, where)  # not run, but it must still be valid Python
         else:
             to_run.append((where, source))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(to_run), text=True,

@@ -14,6 +14,7 @@ from experiments import EXPERIMENTS, deep_cat, reproduce
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 
 
+@pytest.mark.slow
 def test_reproduce_quick_writes_a_complete_report(tmp_path):
     summary = reproduce.main(["--quick", "--out", str(tmp_path)])
     report = (tmp_path / "report.md").read_text()

@@ -68,6 +68,7 @@ def problem():
     return namespace
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_bitwise_equal_params(tmp_path, problem):
     rc, seen = run_child_and_kill_after(tmp_path, epochs=15)
     assert rc == -signal.SIGKILL, f"the child was not killed (rc={rc}); checkpoints seen: {seen}"

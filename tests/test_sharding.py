@@ -156,6 +156,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_on_loopback_give_the_single_process_result(tmp_path):
     port = str(free_port())
     env = dict(os.environ, JAX_PLATFORMS="cpu")

@@ -60,6 +60,7 @@ def course_cat_run(dims, init, acts):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_course_l_layer_cat_run():
     """The course: cost 0.771749 at iteration 0, 0.092878 at 2400; accuracy 0.9856 / 0.80."""
     run = course_cat_run([12288, 20, 7, 5, 1], "xavier", ["relu", "relu", "relu", "sigmoid"])
@@ -70,6 +71,7 @@ def test_course_l_layer_cat_run():
     assert run["test_accuracy"] == 0.80
 
 
+@pytest.mark.slow
 def test_course_two_layer_cat_run():
     """The course: 0.6930497356599888 -> 0.04855478562877018 at 2400; accuracy 1.0 / 0.72."""
     run = course_cat_run([12288, 7, 1], "small", ["relu", "sigmoid"])
