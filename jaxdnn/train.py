@@ -195,12 +195,13 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
 
     if not config.batch_size:  # the course layout once, outside the loop, not once per iteration
         X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
-        if _examples_first_products(state.params[0]["W"].shape, m):
-            X_full = None  # read from the examples-first copy inside the loop instead
+        # except X where its products run faster on the examples-first copy: transposed inside
+        # the loop, where XLA takes it as a transposed operand
+        X_inside = _examples_first_products(state.params[0]["W"].shape, m)
 
     def full_batch(carry, t):
-        X_b = data.X.T if X_full is None else X_full  # inside the loop: a transposed operand
-        return update(carry, X_b, Y_full, jax.random.fold_in(k_drop, t))
+        return update(carry, data.X.T if X_inside else X_full, Y_full,
+                      jax.random.fold_in(k_drop, t))
 
     def epoch(carry, e):
         bs = config.batch_size

@@ -43,11 +43,12 @@ def cost_and_kink_signs(params, X, Y, activations, l2=0.0, keep_prob=None, key=N
     return J, tuple(c.Z > 0 for c, a in zip(caches, activations) if a in KINKED)
 
 
-def _crossed(signs_plus, signs_minus):
-    """True when some relu pre-activation changed sign between the two evaluations."""
+def _crossed(signs):
+    """True when some relu pre-activation changed sign between the two evaluations: ``signs``
+    holds each relu layer's pattern at theta + step and theta - step, stacked as ``(2, ...)``."""
     out = jnp.asarray(False)
-    for a, b in zip(signs_plus, signs_minus):
-        out = out | jnp.any(a != b)
+    for s in signs:
+        out = out | jnp.any(s[0] != s[1])
     return out
 
 
@@ -107,8 +108,7 @@ def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *,
 
     def centred(step):  # theta +- step as a batch of two: one cost program, not two
         J, signs = jax.vmap(f)(jnp.stack([theta + step, theta - step]))
-        return (J[0] - J[1]) / (2 * epsilon), _crossed(tuple(s[0] for s in signs),
-                                                       tuple(s[1] for s in signs))
+        return (J[0] - J[1]) / (2 * epsilon), _crossed(signs)
 
     n = theta.size
     if num_directions is None:
@@ -171,7 +171,7 @@ def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activation
         g, signs = jax.vmap(grad_and_signs)(jnp.stack([theta + epsilon * v,
                                                        theta - epsilon * v]))
         numeric = (g[0] - g[1]) / (2 * epsilon)
-        kink = _crossed(tuple(s[0] for s in signs), tuple(s[1] for s in signs))
+        kink = _crossed(signs)
         return manual, auto, numeric, kink
 
     return cost(params, X, Y, activations), jax.lax.map(
