@@ -16,7 +16,7 @@ import pytest
 
 import jaxdnn
 
-from .conftest import once_per_session
+from .conftest import XLA_FLAGS, once_per_session
 
 PROBLEM = """
 import jax, jax.numpy as jnp, numpy as np
@@ -91,8 +91,7 @@ def four_devices(request, tmp_path_factory):
     """One four-device subprocess per test session, shared by pytest-xdist's workers."""
     def produce(out):
         stdout = run_python(FOUR_DEVICES,
-                            {"XLA_FLAGS": "--xla_force_host_platform_device_count=4 "
-                                          "--xla_backend_optimization_level=0",  # conftest.py
+                            {"XLA_FLAGS": f"{XLA_FLAGS} --xla_force_host_platform_device_count=4",
                              "JAX_PLATFORMS": "cpu"})
         line = next(l for l in stdout.splitlines() if l.startswith("RESULT "))
         (out / "result.json").write_text(line[len("RESULT "):])
@@ -160,7 +159,7 @@ def free_port():
 def test_two_processes_on_loopback_give_the_single_process_result(tmp_path):
     port = str(free_port())
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"  # one device each; see conftest.py
+    env["XLA_FLAGS"] = XLA_FLAGS  # the suite's compile settings; one device each
     procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(i), port,
                                str(tmp_path / f"p{i}.npz")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -29,7 +29,7 @@ def cat_data_dir():
 
 # The course's cat runs are 2500 float64 iterations of GEMMs and elementwise passes over
 # 12288 x 209: compute-bound, so they run in a fresh process at XLA's default optimisation level,
-# as users run them (the rest of the suite compiles without LLVM's optimisations: conftest.py).
+# as users run them (the rest of the suite compiles with cheaper settings: conftest.py).
 COURSE_CAT_RUN = """
 import json, sys
 import jax, jax.numpy as jnp
