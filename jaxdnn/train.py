@@ -244,11 +244,12 @@ def _examples_first_products(W1_shape, m) -> bool:
     ``W1 X`` and ``dZ1 X^T`` are products with the examples-first ``(m, n_x)`` array.
 
     Where the features far outnumber the examples (the course's cat images: n_x = 12288, m = 209),
-    XLA's CPU products run faster on that copy: the course's 4-layer cat network took 18.4 ms
-    per 50 iterations in float32 against 25.6 ms in the course layout on 2 cores (float64: 36.6
-    against 43.1 ms). Elsewhere the course layout is as fast or faster (784 x 10000: 5% slower
-    from the copy), and with a one-unit first layer, where ``W1 X`` is a matrix-vector product,
-    the copy is 10x slower: XLA transposes it again on every iteration.
+    XLA's CPU products run faster on that copy: the course's 4-layer cat network trains at 5.3 to
+    5.6 ms per iteration in float32 against 6.6 to 7.1 ms in the course layout on 2 cores
+    (``python -m experiments.bench --configs cat``). Elsewhere the course layout is as fast or
+    faster (784 x 10000: 5% slower from the copy), and with a one-unit first layer, where ``W1 X``
+    is a matrix-vector product, the copy is 10x slower: XLA transposes it again on every
+    iteration.
     """
     n_1, n_x = W1_shape[-2:]
     return n_x > m and n_1 > 1

@@ -3,10 +3,9 @@
 The blocks of one page run in order in one fresh Python process (so a block may use the names that
 earlier blocks of its page defined), with JAX's default configuration: float32, no
 ``jax_enable_x64``, whatever ``tests/conftest.py`` sets for the other tests (only its XLA_FLAGS, the
-suite's compile setting, carry over: they change how fast the compiled code runs, not what the
-examples do). A block that cannot
-run here (one that needs several hosts, say) starts with the line ``# not run: <why>``; the test
-checks that such a block still parses.
+suite's compile settings, carry over: they change how XLA compiles, not what the examples
+compute). A block that cannot run here (one that needs several hosts, say) starts with the line
+``# not run: <why>``; the test checks that such a block still parses.
 """
 
 from __future__ import annotations

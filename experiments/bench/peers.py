@@ -15,7 +15,6 @@ all peers do the same training. A peer that cannot run here raises :class:`Skip`
 from __future__ import annotations
 
 import dataclasses
-import functools
 import warnings
 from functools import partial
 
@@ -121,23 +120,11 @@ def _batch_step(params, X, Y, idx, lr, activations):
     return _gd_step(params, jnp.take(X, idx, axis=1), jnp.take(Y, idx, axis=1), lr, activations)
 
 
-@functools.cache
-def _copier():
-    import jax
-    import jax.numpy as jnp
-
-    return jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
-
-
-def _copy(params):
-    """Fresh buffers of ``params`` to donate, in one compiled call (``jnp.copy`` leaf by leaf
-    compiles once per leaf shape, and dispatches once per leaf)."""
-    return _copier()(params)
-
-
 def jax_jit_loop(s: Setup):
     import jax
     import jax.numpy as jnp
+
+    from jaxdnn.train import _own_copy
 
     prob = s.prob
     X, Y = jax.device_put(s.X), jax.device_put(s.Y)
@@ -160,7 +147,7 @@ def jax_jit_loop(s: Setup):
             return step(params, X, Y, lr, activations=prob.activations)
 
     def run(n):
-        params = _copy(s.params)
+        params = _own_copy(s.params)  # fresh buffers to donate, one compiled call
         costs = []
         for e in range(n):
             params, J = epoch(params, e)
@@ -200,6 +187,8 @@ def jax_scan_grad(s: Setup):
     import jax
     import jax.numpy as jnp
 
+    from jaxdnn.train import _own_copy
+
     prob = s.prob
     train = jax.jit(_scan_train, static_argnames=("activations", "n", "batch_size"),
                     donate_argnums=0)
@@ -209,7 +198,7 @@ def jax_scan_grad(s: Setup):
     lr = jnp.asarray(prob.learning_rate, jnp.float32)
 
     def run(n):
-        params = _copy(s.params)
+        params = _own_copy(s.params)  # fresh buffers to donate, one compiled call
         params, costs = train(params, X, Y, orders, lr, activations=prob.activations, n=n,
                               batch_size=prob.batch_size)
         jax.block_until_ready((params, costs))

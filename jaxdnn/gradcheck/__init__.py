@@ -135,18 +135,13 @@ def check_gradient_check_args(params, X, Y, activations, grad_fn=None, cost_fn=N
 
 
 def _cast(tree, dtype):
-    """Every leaf as a device array of ``dtype``, converted on the host: an eager ``astype``
-    would compile a program for every leaf shape."""
+    """Every leaf (a pytree, an array or a number) as a device array of ``dtype``, converted on
+    the host: an eager ``astype`` would compile a program for every leaf shape."""
     def cast(x):
         if isinstance(x, jax.Array) and x.dtype == dtype:
             return x
         return jax.device_put(np.asarray(x, dtype))
     return jax.tree.map(cast, tree)
-
-
-def _scalar(x, dtype):
-    """A 0-d device array of ``dtype`` (from the host: no compile)."""
-    return jax.device_put(np.asarray(x, dtype))
 
 
 def _u(dtype) -> float:
@@ -216,7 +211,7 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, 
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
-        l2_arr = _scalar(l2, dt)
+        l2_arr = _cast(l2, dt)
         if grad_fn is manual_value_and_grad:  # the default: with autodiff, one compiled program
             (_, g_test), (J, g_auto) = numeric.manual_and_autodiff(
                 params, X, Y, l2_arr, key, activations=activations, keep_prob=keep_prob)
@@ -260,7 +255,7 @@ def input_gradient_check(params, X, Y, activations, *, cost_fn=cost_with_manual_
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
-        zero = _scalar(0.0, dt)
+        zero = _cast(0.0, dt)
         g_test, (J, g_auto) = numeric.input_gradient(params, X, Y, activations=activations,
                                                      cost_fn=cost_fn)
         return _first_order_report(
@@ -279,7 +274,7 @@ def _first_order_report(of, params, X, Y, l2_arr, key, g_test, g_auto, J, *, act
     atol_auto = ROUNDOFF_FACTOR * u * float(max(np.abs(a).max() for a in autos))
     if num_directions is None:
         num, kink = numeric.finite_differences(
-            params, X, Y, l2_arr, key, _scalar(eps, dt), None, None,
+            params, X, Y, l2_arr, key, _cast(eps, dt), None, None,
             activations=activations, keep_prob=keep_prob, wrt=wrt, num_directions=None)
         num, kink = np.asarray(num), np.asarray(kink)
         sizes = np.cumsum([t.size for t in tests])[:-1]
@@ -291,7 +286,7 @@ def _first_order_report(of, params, X, Y, l2_arr, key, g_test, g_auto, J, *, act
     else:
         stack = jax.device_put([np.stack([t, a]) for t, a in zip(tests, autos)])  # (2, *leaf)
         num, kink, proj = numeric.finite_differences(
-            params, X, Y, l2_arr, key, _scalar(eps, dt), _directions_key(directions_key),
+            params, X, Y, l2_arr, key, _cast(eps, dt), _directions_key(directions_key),
             stack, activations=activations, keep_prob=keep_prob, wrt=wrt,
             num_directions=int(num_directions))
         num, kink, proj = np.asarray(num), np.asarray(kink), np.asarray(proj)
@@ -345,7 +340,7 @@ def hessian_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp, nu
     with jax.enable_x64(dtype == "float64"):
         params, X, Y = _cast(params, dt), _cast(X, dt), _cast(Y, dt)
         J, products = numeric.hessian_vector_products(
-            params, X, Y, _scalar(eps, dt), _directions_key(directions_key),
+            params, X, Y, _cast(eps, dt), _directions_key(directions_key),
             activations=activations, cost_fn=cost_fn, num_directions=k)
         J, (manual, auto, num, kink) = float(J), (np.asarray(x) for x in products)
     u = _u(dt)
