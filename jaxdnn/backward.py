@@ -24,17 +24,18 @@ from __future__ import annotations
 from functools import partial
 
 import jax
+import numpy as np
 
 from jaxdnn import activations as _act
 from jaxdnn.checks import (
-    check_backward_args,
-    check_backward_from_args,
-    check_problem_args,
-    checked,
-    trusted,
+    check_activations,
+    check_params,
+    check_problem,
+    check_regularization,
+    check_Y,
 )
 from jaxdnn.forward import forward
-from jaxdnn.layers import linear_activation_backward, linear_backward
+from jaxdnn.layers import as_layer_cache, linear_activation_backward, linear_backward
 from jaxdnn.loss import cost, cost_from_logits, label_gradient, output_dZ
 from jaxdnn.regularization import has_l2, l2_gradient
 
@@ -43,8 +44,8 @@ def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
     """The pass from the output layer's ``dZ_L`` down: ``(grads, dA_0)``.
 
     ``dA_0 = W_1^T dZ_1`` is the derivative of each example's loss with respect to its input column
-    (``dJ/dX = dA_0 / m``). Inputs are not checked: :func:`backward` and :func:`backward_from` check
-    them and call this.
+    (``dJ/dX = dA_0 / m``). Inputs are not checked here: :func:`backward` and :func:`backward_from`
+    check them and call this.
     """
     L = len(params)
     m = dZL.shape[1]
@@ -62,7 +63,29 @@ def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
     return type(params)(grads), dA_prev  # the params' own container (list or tuple)
 
 
-@checked(check_backward_args)
+def check_caches(params, caches, activations, *, output: bool):
+    """``caches`` of :func:`jaxdnn.forward` for these params (one per layer, each matching its
+    layer); return ``(dims, dtype, caches, activations, m)``."""
+    dims, dtype = check_params(params)
+    acts = check_activations(activations, len(params), output=output)
+    if not isinstance(caches, (list, tuple)) or len(caches) != len(params):
+        got = (f"{len(caches)} caches" if isinstance(caches, (list, tuple))
+               else type(caches).__name__)
+        raise ValueError(f"caches must be the list of {len(params)} layer caches that forward "
+                         f"returned, got {got}")
+    caches = [as_layer_cache(c, f"caches[{l}]") for l, c in enumerate(caches)]
+    m = caches[0].linear.A_prev.shape[1]
+    for l, (c, p) in enumerate(zip(caches, params)):
+        if c.linear.W.shape != p["W"].shape or c.linear.A_prev.shape[1] != m:
+            raise ValueError(
+                f"caches[{l}] belongs to another network or batch: its W is {c.linear.W.shape} and "
+                f"its input {c.linear.A_prev.shape}, expected W {p['W'].shape} as in "
+                f"params[{l}] and m = {m} columns")
+        if c.linear.W.dtype != dtype:
+            raise TypeError(f"caches[{l}] has dtype {c.linear.W.dtype}, the params {dtype}")
+    return dims, dtype, caches, acts, m
+
+
 def backward(params, caches, Y, activations, *, l2=0.0):
     """The hand-derived backward pass of the cost, from ``dZ_L = A_L - Y``.
 
@@ -76,11 +99,13 @@ def backward(params, caches, Y, activations, *, l2=0.0):
     Returns:
       ``grads``: same structure as ``params`` (keys ``"W"`` and ``"b"``).
     """
+    dims, dtype, caches, activations, m = check_caches(params, caches, activations, output=True)
+    Y = check_Y(Y, dims[-1], m, dtype, activations[-1])
+    check_regularization(l2, None, None, len(params))
     dZL = output_dZ(caches[-1].Z, Y, activations[-1])  # (n_L, m)
     return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-@checked(check_backward_from_args)
 def backward_from(params, caches, dAL, activations, *, l2=0.0):
     """The hand-derived backward pass from any upstream gradient ``dA_L``.
 
@@ -99,11 +124,18 @@ def backward_from(params, caches, dAL, activations, *, l2=0.0):
     Returns:
       ``grads``: same structure as ``params``.
     """
+    dims, dtype, caches, activations, m = check_caches(params, caches, activations, output=False)
+    if not (isinstance(dAL, jax.Array | np.ndarray) and dAL.shape == (dims[-1], m)
+            and dAL.dtype == dtype):
+        raise ValueError(f"dAL must have shape {(dims[-1], m)} (dL/dA_L of each example: n_L = "
+                         f"{dims[-1]} outputs by m = {m} examples), got "
+                         f"{getattr(dAL, 'shape', type(dAL).__name__)} of dtype "
+                         f"{getattr(dAL, 'dtype', None)}; expected dtype {dtype}")
+    check_regularization(l2, None, None, len(params))
     dZL = _act.activation_backward(activations[-1])(dAL, caches[-1].Z)  # (n_L, m)
     return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-@checked(check_problem_args)
 def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     """Cost and its gradient by the hand-derived backward pass.
 
@@ -112,18 +144,19 @@ def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, 
     Returns:
       ``(J, grads)``: the scalar cost of :func:`jaxdnn.cost` and a params-shaped gradient tree.
     """
+    X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
     _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
     J = cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)
-    return J, backward(params, caches, Y, activations, l2=l2)
+    dZL = output_dZ(caches[-1].Z, Y, activations[-1])  # (n_L, m)
+    return J, backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-@checked(check_problem_args)
 def autodiff_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
     """``jax.value_and_grad(cost)``: the automatic reference for :func:`manual_value_and_grad`."""
+    X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
     return jax.value_and_grad(cost)(params, X, Y, activations, l2=l2, keep_prob=keep_prob, key=key)
 
 
-@checked(check_problem_args)
 def cost_with_manual_vjp(params, X, Y, activations):
     """:func:`jaxdnn.cost` whose reverse-mode gradient is the hand-derived backward pass.
 
@@ -134,6 +167,7 @@ def cost_with_manual_vjp(params, X, Y, activations):
     differentiable JAX, so reverse-over-reverse (Hessian-vector products) works; forward mode
     (``jax.jvp``) is not defined for custom VJPs.
     """
+    X, Y, activations = check_problem(params, X, Y, activations)
     return _manual_vjp_cost(params, X, Y, activations)
 
 
@@ -150,9 +184,7 @@ def _manual_vjp_fwd(params, X, Y, activations):
 def _manual_vjp_bwd(activations, residuals, g):
     params, caches, Y = residuals
     ZL, m = caches[-1].Z, Y.shape[1]
-    with trusted():  # runs after the checked call returned; its inputs were checked then
-        grads, dA0 = backward_from_dZ(params, caches, output_dZ(ZL, Y, activations[-1]),
-                                      activations)
+    grads, dA0 = backward_from_dZ(params, caches, output_dZ(ZL, Y, activations[-1]), activations)
     dX = dA0 / m  # dJ/dX: the course's dA_0 carries no 1/m
     dY = label_gradient(ZL, Y, activations[-1])
     scale = lambda t: jax.tree.map(lambda x: g * x, t)

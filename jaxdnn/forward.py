@@ -2,20 +2,21 @@
 
 Contract: ``X`` is ``(n_x, m)``, one example per column; ``params`` is the list of ``{"W", "b"}``
 dicts of :func:`jaxdnn.init_params`; ``activations`` is a tuple of names, one per layer (static
-under ``jit``). Shapes are checked at entry (see :mod:`jaxdnn.checks`).
+under ``jit``). Inputs are checked on entry (see :mod:`jaxdnn.checks`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 
-from jaxdnn.checks import check_network_args, checked
+from jaxdnn.checks import check_network, check_regularization
 from jaxdnn.layers import LayerCache, linear_activation_forward
 from jaxdnn.regularization import dropout_masks
 from jaxdnn.typing import Activations, ArrayLike, Params, PRNGKey
 
 
-@checked(check_network_args)
 def forward(
     params: Params,
     X: ArrayLike,
@@ -40,6 +41,8 @@ def forward(
       (after dropout) and its ``W``, ``b``; ``caches[l].Z`` its pre-activation; for hidden layers
       under dropout ``caches[l].D`` is the scaled mask applied to its output.
     """
+    _, _, X, activations = check_network(params, X, activations)
+    check_regularization(0.0, keep_prob, key, len(params))
     L = len(params)
     masks = [None] * (L - 1)
     if keep_prob is not None and keep_prob < 1:
@@ -51,6 +54,6 @@ def forward(
         A, cache = linear_activation_forward(A, p["W"], p["b"], name)  # (n_l, m)
         if l < L - 1 and masks[l] is not None:
             A = A * masks[l]  # inverted dropout: A_l * D_l / keep_prob
-            cache = cache._replace(D=masks[l])
+            cache = dataclasses.replace(cache, D=masks[l])
         caches.append(cache)
     return A, caches

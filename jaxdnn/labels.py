@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn.checks import as_array, is_concrete, summarize
+from jaxdnn.checks import as_array, is_traced
+from jaxdnn.summary import summarize
 from jaxdnn.typing import ArrayLike, DTypeLike
 
 
@@ -41,7 +42,7 @@ def one_hot(labels: ArrayLike, num_classes: int, dtype: DTypeLike = jnp.float32)
         labels = labels[0]
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (m,) or (1, m), got {labels.shape}")
-    if is_concrete(labels) and labels.size:
+    if not is_traced(labels) and labels.size:
         summary = summarize(labels)
         lo, hi = int(summary.lo), int(summary.hi)
         if lo < 0 or hi >= num_classes:

@@ -1,15 +1,16 @@
-"""The host loop's pieces: a progress bar, a finite check, checkpoints.
+"""The host loop's pieces: a progress bar, a finite check, checkpoints, and the run's history.
 
 ``fit`` runs the compiled training function chunk by chunk; between chunks, and only there, the
-host looks at what came back. Each concern is one small piece here, and the loop in ``fit`` calls
-them in turn:
+host looks at what came back (:class:`HostLoop`, skipped when the results are tracers). Each
+concern is one small piece here:
 
 - :class:`Progress`: a ``tqdm`` bar over iterations (epochs) with the cost and, given validation
   data, the validation cost and accuracy;
 - :func:`raise_if_not_finite`: stops the run with :class:`NonFiniteCostError` at the first NaN or
   Inf cost (or gradient leaf, when the training function watches them);
 - :class:`Checkpoints`: resumes from the newest checkpoint of a directory and saves one after each
-  chunk, keeping the two newest.
+  chunk, keeping the two newest;
+- :class:`History`: the costs and validation curves, chunk by chunk (device arrays or tracers).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -116,21 +118,18 @@ class Checkpoints:
     """Resume from, and save to, a directory of checkpoints of one run.
 
     Args:
-      directory: the run's directory (created if missing).
+      directory: the run's directory (an existing, writable one).
       config: a JSON-able description of the run; a checkpoint with another config is refused.
       keep: how many of the newest checkpoints to keep.
     """
 
     def __init__(self, directory, config: dict, keep: int = 2):
-        if not isinstance(directory, (str, pathlib.PurePath)):
-            raise TypeError(f"checkpoint_dir must be a str or path, got {type(directory).__name__}")
         self.directory = pathlib.Path(directory)
         self.config, self.keep = config, keep
 
     def restore(self, params, opt_state):
         """``(iteration, params, opt_state, costs, metrics)`` of the newest checkpoint, restored
         into the given templates; ``(0, params, opt_state, [], {})`` when there is none."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         latest = checkpoint.latest_checkpoint(self.directory)
         if latest is None:
             return 0, params, opt_state, np.zeros(0), {}
@@ -147,3 +146,101 @@ class Checkpoints:
         path = checkpoint.checkpoint_path(self.directory, iteration)
         checkpoint.save(path, params, opt_state, self.config, costs, iteration, metrics=metrics)
         checkpoint.prune_checkpoints(self.directory, keep=self.keep)
+
+
+def run_identity(options, state) -> dict:
+    """What identifies a run in its checkpoints (a :class:`jaxdnn.options.FitOptions` and its
+    initial state); the starting point by digest."""
+    config, key = options.config, options.key
+    if key is not None and key.dtype != np.uint32:
+        key = jax.random.key_data(key)
+    update = getattr(config.update, "func", config.update)  # a functools.partial's function
+    return {
+        "activations": list(config.activations), "grad": config.grad,
+        "optimizer": f"{getattr(update, '__module__', '?')}."
+                     f"{getattr(update, '__qualname__', type(update).__name__)}",
+        "batch_size": config.batch_size, "keep_prob": config.keep_prob,
+        "l2": 0.0 if options.l2 is None else float(options.l2),
+        "num_iterations": options.num_iterations,
+        "key": None if key is None else np.asarray(key).tolist(),
+        "validation": options.validation is not None,
+        "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
+    }
+
+
+class History:
+    """A run's costs and validation curves, chunk by chunk: device arrays (or tracers)."""
+
+    def __init__(self, costs=(), ends=(), val_cost=(), val_accuracy=()):
+        self.parts = [list(map(jnp.atleast_1d, x)) for x in (costs, ends, val_cost, val_accuracy)]
+
+    def append(self, end: int, metrics):
+        for part, value in zip(self.parts, (metrics.costs, end, metrics.val_cost,
+                                            metrics.val_accuracy)):
+            part.append(value)
+
+    def costs(self, dtype):
+        """All costs so far, ``(iterations,)``."""
+        return jnp.concatenate([jnp.atleast_1d(c) for c in self.parts[0]]).astype(dtype)
+
+    def validation(self, dtype):
+        """``(iteration, cost, accuracy)``, one entry per chunk."""
+        ends, vc, va = ([jnp.atleast_1d(v) for v in part] for part in self.parts[1:])
+        return (jnp.concatenate(ends).astype(jnp.int32), jnp.concatenate(vc).astype(dtype),
+                jnp.concatenate(va).astype(dtype))
+
+    def on_host(self, validation: bool) -> tuple[np.ndarray, dict]:
+        """The costs (and with ``validation`` the curves) as NumPy arrays, for a checkpoint."""
+        costs, ends, vc, va = (np.concatenate([np.atleast_1d(np.asarray(v)) for v in part])
+                               if part else np.zeros(0) for part in self.parts)
+        return costs, ({"val_iteration": ends, "val_cost": vc, "val_accuracy": va}
+                       if validation else {})
+
+
+class HostLoop:
+    """The host's part of ``fit``, between compiled chunks: progress, finite check, checkpoints.
+
+    Args:
+      options: the run's :class:`jaxdnn.options.FitOptions`.
+      state: the initial :class:`jaxdnn.train.TrainState`.
+    """
+
+    def __init__(self, options, state):
+        self.options = options
+        self.unit = "epoch" if options.config.batch_size else "iteration"
+        self.paths = [jax.tree_util.keystr(p)
+                      for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
+        self.checkpoints = None if options.checkpoint_dir is None else Checkpoints(
+            options.checkpoint_dir, run_identity(options, state))
+        self.bar, self.last = None, None
+
+    def restore(self, state):
+        """``(start, state, history)``: from the newest checkpoint, or the start of the run."""
+        if self.checkpoints is None:
+            return 0, state, History()
+        start, params, opt_state, costs, curves = self.checkpoints.restore(state.params,
+                                                                           state.opt_state)
+        self.last = float(costs[-1]) if len(costs) else None
+        history = History([jax.device_put(costs)], *(
+            [jax.device_put(curves[k])] if k in curves else []
+            for k in ("val_iteration", "val_cost", "val_accuracy")))
+        return start, state._replace(params=params, opt_state=opt_state,
+                                     step=jax.device_put(np.int32(start))), history
+
+    def after_chunk(self, lo: int, length: int, state, metrics, history: History):
+        """Check the chunk's costs, save a checkpoint, advance the progress bar."""
+        metrics = jax.device_get(metrics)  # the one host round trip per chunk
+        self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
+                                        self.unit)
+        validation = self.options.validation is not None
+        if self.checkpoints is not None:
+            self.checkpoints.save(lo + length, state.params, state.opt_state,
+                                  *history.on_host(validation))
+        if self.bar is None:
+            self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)
+        self.bar.update(length, self.last, *((metrics.val_cost, metrics.val_accuracy)
+                                             if validation else ()))
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdnn.checks import check_problem_args, checked
+from jaxdnn.checks import check_problem
 from jaxdnn.forward import forward
 from jaxdnn.regularization import has_l2, l2_penalty
 from jaxdnn.typing import Activations, ArrayLike, Params, PRNGKey
@@ -151,7 +151,6 @@ def label_gradient(ZL, Y, output: str):
     return OUTPUT_RULES[output].dY(ZL, Y) / ZL.shape[1]
 
 
-@checked(check_problem_args)
 def cost(
     params: Params,
     X: ArrayLike,
@@ -182,5 +181,6 @@ def cost(
     Returns:
       the scalar cost, of the params' dtype.
     """
+    X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
     _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
     return cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)

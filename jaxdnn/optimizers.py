@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn.checks import check_same_structure, is_concrete
+from jaxdnn.checks import check_same_structure, is_traced
 from jaxdnn.checks import check_scalar as _check_hyper
 
 
@@ -76,7 +76,7 @@ def _hyper(name, value, **bounds):
     or back from a checkpoint file; tracers pass through unchanged.
     """
     value = _check_hyper(name, value, **bounds)
-    return jnp.asarray(value, jnp.result_type(float)) if is_concrete(value) else value
+    return jnp.asarray(value, jnp.result_type(float)) if not is_traced(value) else value
 
 
 def _learning_rate(learning_rate):

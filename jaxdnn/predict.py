@@ -9,12 +9,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdnn.checks import check_prediction_args, check_problem_args, checked
+from jaxdnn.checks import check_network, check_problem
 from jaxdnn.forward import forward
 from jaxdnn.typing import Activations, ArrayLike, Params
 
 
-@checked(check_prediction_args)
 def predict(params: Params, X: ArrayLike, activations: Activations) -> jax.Array:
     """Predictions of the network for the examples in ``X``.
 
@@ -28,6 +27,7 @@ def predict(params: Params, X: ArrayLike, activations: Activations) -> jax.Array
       softmax: `(m,)` integer class indices (``argmax`` of each column of ``A_L``);
       linear: `(n_L, m)` outputs ``A_L``.
     """
+    _, _, X, activations = check_network(params, X, activations, output=True)
     AL, _ = forward(params, X, activations)
     output = activations[-1]
     if output == "sigmoid":
@@ -37,17 +37,9 @@ def predict(params: Params, X: ArrayLike, activations: Activations) -> jax.Array
     return AL
 
 
-def _check_accuracy_args(params, X, Y, activations, **kwargs):
-    replaced = check_problem_args(params, X, Y, activations, **kwargs)
-    if replaced["activations"][-1] == "linear":
-        raise ValueError("accuracy is for classifiers; a linear output is a regression: compare "
-                         "it with jaxdnn.cost (the squared error) instead")
-    return replaced
-
-
-@checked(_check_accuracy_args)
 def accuracy(params: Params, X: ArrayLike, Y: ArrayLike, activations: Activations) -> jax.Array:
-    """Fraction of predictions that :func:`predict` gets right, in the params' dtype.
+    """Fraction of predictions that :func:`predict` gets right, in the params' dtype: their count
+    over their number, correctly rounded (exactly 1.0 for a perfect classifier).
 
     sigmoid: the fraction of the n_L x m entries of ``Y`` that ``A_L > 0.5`` matches; softmax: the
     fraction of examples whose argmax class is the argmax of their one-hot column of ``Y``.
@@ -55,8 +47,17 @@ def accuracy(params: Params, X: ArrayLike, Y: ArrayLike, activations: Activation
     Raises:
       ValueError: for a linear output (a regression has no accuracy; use the cost).
     """
+    X, Y, activations = check_problem(params, X, Y, activations)
+    if activations[-1] == "linear":
+        raise ValueError("accuracy is for classifiers; a linear output is a regression: compare "
+                         "it with jaxdnn.cost (the squared error) instead")
     AL, _ = forward(params, X, activations)
     if activations[-1] == "softmax":
         right = jnp.argmax(AL, axis=0) == jnp.argmax(Y, axis=0)  # (m,)
-        return jnp.mean(right.astype(Y.dtype), dtype=Y.dtype)
-    return jnp.mean((AL > 0.5).astype(Y.dtype) == Y, dtype=Y.dtype)  # in the params' dtype
+    else:
+        right = (AL > 0.5).astype(Y.dtype) == Y  # (n_L, m)
+    # the count of right predictions over their number, correctly rounded in every dtype (1.0 for a
+    # perfect classifier): the barrier keeps XLA from replacing the division by the constant with a
+    # multiplication by its rounded reciprocal
+    count = jnp.sum(right, dtype=jnp.int32).astype(Y.dtype)
+    return count / jax.lax.optimization_barrier(jnp.asarray(right.size, Y.dtype))

@@ -15,43 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def check_regularization(l2, keep_prob, key, num_layers: int):
-    """Validate the regularisation arguments shared by cost, forward and the value-and-grads.
-
-    ``l2`` may be a traced scalar (so ``jax.vmap`` over L2 strengths works); ``keep_prob`` shapes
-    the dropout masks' use and must be a Python number.
-    """
-    if isinstance(l2, (jax.Array, np.ndarray)) or is_traced(l2):
-        if jnp.ndim(l2) != 0 or not jnp.issubdtype(jnp.result_type(l2), jnp.floating):
-            raise TypeError(f"l2 must be a non-negative float scalar, got {l2!r}")
-        if not is_traced(l2) and not (math.isfinite(float(l2)) and float(l2) >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {float(l2)}")
-    else:
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)):
-            raise TypeError(f"l2 must be a non-negative float, got {l2!r}")
-        if not (math.isfinite(l2) and l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2}")
-    if keep_prob is None:
-        return
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)):
-        raise TypeError(f"keep_prob must be a float in (0, 1] or None, got {keep_prob!r}")
-    if not 0 < keep_prob <= 1:
-        raise ValueError(f"keep_prob must lie in (0, 1], got {keep_prob}")
-    if keep_prob < 1 and key is None:
-        raise ValueError("dropout with keep_prob < 1 needs a PRNG key: "
-                         "pass key=jax.random.key(...)")
-    if keep_prob < 1 and num_layers < 2:
-        raise ValueError("dropout applies to hidden layers, and this network has none")
+from jaxdnn.checks import is_traced
 
 
 def has_l2(l2) -> bool:
     """False only for an L2 strength that is a concrete 0 (a traced strength always counts)."""
     return is_traced(l2) or bool(np.asarray(l2) != 0)
-
-
-def is_traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
 
 
 def dropout_masks(key, hidden_shapes, keep_prob: float, dtype):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxdnn.checks import check_scalar, is_concrete
+from jaxdnn.checks import check_scalar, is_traced
 
 
 def _epoch(count, steps_per_epoch):
@@ -99,7 +99,7 @@ def exponential_decay(learning_rate0, decay_rate, *, steps_per_epoch=1) -> Expon
 
 
 def _float(x):
-    return jnp.asarray(x, jnp.result_type(float)) if is_concrete(x) else x
+    return jnp.asarray(x, jnp.result_type(float)) if not is_traced(x) else x
 
 
 def _lr0(x):

@@ -17,71 +17,36 @@ and only data loaders and this function ever see it: each minibatch is turned ba
 ``jax.random.permutation(fold_in(k_shuffle, e), m)``: a function of the key and the epoch only,
 so chunked, resumed and uninterrupted runs see the same minibatches.
 
-:func:`fit` is the convenient entry point. Called on concrete arrays, it makes the examples-first
-copy once for minibatches (full batch needs none) and runs ``train_steps`` in a few chunks
-(donating the state from chunk to chunk); between chunks the host loop's pieces in
-:mod:`jaxdnn.loop` advance a progress bar, check that the costs are finite and write checkpoints.
-Called under a transformation (``jax.vmap``, ``jax.jit``, also when the only traced value hides
-inside an optimizer's closure), it sees that it is traced
-and returns the pure scan's result, without the host pieces.
+:func:`fit` is the convenient entry point: a short host loop over ``train_steps``, one compiled
+call per chunk of iterations (the state donated from chunk to chunk), with one code path. Its
+arguments are checked once, into a :class:`jaxdnn.options.FitOptions`. Between chunks the host
+pieces of :mod:`jaxdnn.loop` advance a progress bar, check that the costs are finite and write
+checkpoints; under a transformation (``jax.vmap``, ``jax.jit``, or a traced value inside an
+optimizer's closure) the chunks' results are tracers, and those pieces are simply skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-try:
-    from jax.extend.core import get_opaque_trace_state
-except ImportError:  # jax < 0.9 has it in jax.core only
-    from jax.core import get_opaque_trace_state
-
+from jaxdnn import speed
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
-from jaxdnn.checks import check_problem, check_scalar, is_concrete
-from jaxdnn.loop import Checkpoints, NonFiniteCostError, Progress, digest, raise_if_not_finite
+from jaxdnn.checks import check_problem, is_traced
+from jaxdnn.loop import HostLoop, NonFiniteCostError
 from jaxdnn.loss import cost
-from jaxdnn.optimizers import gradient_descent
+from jaxdnn.options import FitOptions, TrainConfig
 from jaxdnn.predict import accuracy
-from jaxdnn.regularization import check_regularization
 
 __all__ = ["Examples", "Metrics", "NonFiniteCostError", "TrainConfig", "TrainState",
            "Validation", "examples_first", "fit", "train_steps"]
 
 GRADS = {"manual": manual_value_and_grad, "autodiff": autodiff_value_and_grad}
-DEFAULT_LEARNING_RATE = 0.0075
-DEFAULT_CHUNKS = 10
 ACCURACY_OUTPUTS = ("sigmoid", "softmax")  # output activations whose predictions are classes
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """What :func:`train_steps` needs at compile time (hashable: a static argument of ``jit``).
-
-    Attributes:
-      activations: one name per layer, e.g. ``("relu", "relu", "sigmoid")``.
-      update: the optimizer's ``update(grads, state, params) -> (updates, state)``; jaxdnn's rules
-        share one update function per rule, so configs for different learning rates are equal.
-      grad: ``"manual"`` (the hand-derived backward pass) or ``"autodiff"`` (``jax.grad``).
-      batch_size: None for full batches; else the minibatch size (the last minibatch of an epoch
-        holds the ``m % batch_size`` remaining examples, as in the course).
-      keep_prob: inverted-dropout keep probability of the hidden layers, or None.
-      check_finite: watch every gradient leaf and report the first that became non-finite.
-    """
-
-    activations: tuple[str, ...]
-    update: Callable
-    grad: str = "manual"
-    batch_size: int | None = None
-    keep_prob: float | None = None
-    check_finite: bool = False
 
 
 class TrainState(NamedTuple):
@@ -166,7 +131,8 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
       length: iterations (epochs with minibatches) to run, a Python int.
       state: a :class:`TrainState`; ``state.step`` numbers the first iteration (epoch).
       data: the training set as :class:`Examples` (see :func:`examples_first`).
-      key: PRNG key; split into the shuffle key and the dropout key.
+      key: PRNG key, split into the shuffle key and the dropout key; None when nothing is random
+        (full batch without dropout).
       l2: None (no L2 term), or the L2 strength lambda (a number or a traced scalar: data to the
         compiled program): adds ``lambda / (2 m) sum_l ||W_l||^2`` to each cost, its gradient to dW.
       validation: optional ``(X_val, Y_val)`` in the course layout, ``(n_x, m_val)`` and
@@ -177,7 +143,8 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
       :class:`Metrics`.
     """
     acts, vg = config.activations, GRADS[config.grad]
-    k_shuffle, k_drop = jax.random.split(key)
+    k_shuffle, k_drop = (None, None) if key is None else jax.random.split(key)
+    fold_in = (lambda k, i: None) if key is None else jax.random.fold_in
     m = data.X.shape[0]
     # None leaves the L2 term out of the program; a number or traced strength is data to it
     l2 = 0.0 if l2 is None else jnp.asarray(l2, jax.tree.leaves(state.params)[0].dtype)
@@ -197,30 +164,30 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
         # except X where its products run faster on the examples-first copy: transposed inside
         # the loop, where XLA takes it as a transposed operand
-        X_inside = _examples_first_products(state.params[0]["W"].shape, m)
+        X_inside = speed.examples_first_products(state.params[0]["W"].shape, m)
 
     def full_batch(carry, t):
         return update(carry, data.X.T if X_inside else X_full, Y_full,
-                      jax.random.fold_in(k_drop, t))
+                      fold_in(k_drop, t))
 
     def epoch(carry, e):
         bs = config.batch_size
         n_full, rest = divmod(m, bs)
         perm = jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)  # (m,)
-        k_epoch = jax.random.fold_in(k_drop, e)
+        k_epoch = fold_in(k_drop, e)
 
         def rows(idx):  # the minibatch's rows, back in the course layout: (n_x, b), (n_L, b)
             return data.X[idx].T, data.Y[idx].T
 
         def minibatch(carry, b):
             idx = jax.lax.dynamic_slice_in_dim(perm, b * bs, bs)  # (bs,)
-            return update(carry, *rows(idx), jax.random.fold_in(k_epoch, b))
+            return update(carry, *rows(idx), fold_in(k_epoch, b))
 
         carry, J_full = jax.lax.scan(minibatch, carry, jnp.arange(n_full))
         total = jnp.sum(J_full) * bs  # sum of per-example costs
         if rest:
             carry, J_rest = update(carry, *rows(perm[n_full * bs:]),
-                                   jax.random.fold_in(k_epoch, n_full))
+                                   fold_in(k_epoch, n_full))
             total = total + J_rest * rest
         return carry, total / m  # mean per-example cost of the epoch
 
@@ -239,56 +206,6 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
             Metrics(costs, bad, val_cost, val_accuracy))
 
 
-def _examples_first_products(W1_shape, m) -> bool:
-    """Whether full-batch training reads X from its examples-first copy inside the loop, so that
-    ``W1 X`` and ``dZ1 X^T`` are products with the examples-first ``(m, n_x)`` array.
-
-    Where the features far outnumber the examples (the course's cat images: n_x = 12288, m = 209),
-    XLA's CPU products run faster on that copy: the course's 4-layer cat network trains at 5.3 to
-    5.6 ms per iteration in float32 against 6.6 to 7.1 ms in the course layout on 2 cores
-    (``python -m experiments.bench --configs cat``). Elsewhere the course layout is as fast or
-    faster (784 x 10000: 5% slower from the copy), and with a one-unit first layer, where ``W1 X``
-    is a matrix-vector product, the copy is 10x slower: XLA transposes it again on every
-    iteration.
-    """
-    n_1, n_x = W1_shape[-2:]
-    return n_x > m and n_1 > 1
-
-
-def _host_chunk(config, length, state, data, key, l2, validation):
-    """One chunk of the host loop. Full batch: ``data`` is ``(X, Y)`` in the course layout, and the
-    transpose of :func:`examples_first` cancels against ``train_steps``' transpose back inside the
-    one program, so full-batch training makes no working copy of X (except where
-    :func:`_examples_first_products` asks for one, in the program's temporaries)."""
-    if not config.batch_size:
-        data = examples_first(*data)
-    return train_steps(config, length, state, data, key, l2, validation)
-
-
-# The host loop owns its state's buffers: donated from chunk to chunk, no per-chunk copies.
-_train_donated = jax.jit(_host_chunk, static_argnums=(0, 1), donate_argnums=(2,))
-_examples_first = jax.jit(examples_first)
-_own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
-_TOP_LEVEL = get_opaque_trace_state()
-
-
-def _unused_key():
-    """The key fit passes on when none is needed: made once at top level (one dispatch less per
-    call), made afresh under a trace (a key made there is a tracer and must not be kept)."""
-    if get_opaque_trace_state() != _TOP_LEVEL:
-        return jax.random.key(0)
-    return _top_level_key()
-
-
-@functools.cache
-def _top_level_key():
-    return jax.random.key(0)
-
-
-def _traced(*trees) -> bool:
-    """True under a transformation: jit/vmap/grad is tracing, or an argument is a tracer."""
-    return (get_opaque_trace_state() != _TOP_LEVEL
-            or any(not is_concrete(x) for x in jax.tree.leaves(trees)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,8 +220,8 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
-      params: initial params, a list of L ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts. Not
-        modified: ``fit`` works on its own copy.
+      params: initial params, a list of L ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts, all
+        finite. Not modified: ``fit`` works on its own copy.
       X: ``(n_x, m)`` inputs, of the params' dtype.
       Y: ``(n_L, m)`` labels (whatever the output activation's cost expects).
       activations: L names, one per layer; passed through to the cost and its gradient.
@@ -328,12 +245,13 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       progress: show a ``tqdm`` progress bar, advanced after each chunk; None (default) shows it
         when stderr is a terminal. Never when traced.
       chunk_size: iterations (epochs) per compiled chunk; default ``ceil(num_iterations / 10)``, or
-        ``checkpoint_every`` when checkpointing.
+        ``checkpoint_every`` when checkpointing. Traced without validation data, the run is one
+        chunk (nothing looks at the results between chunks).
       check_finite: also watch every gradient leaf and name the first layer and leaf that became
         non-finite (costs a reduction per leaf per iteration).
       checkpoint_dir: if given, save a checkpoint (see :mod:`jaxdnn.checkpoint`) after every chunk
         and resume from the latest one found there. Resumed runs end bitwise equal to
-        uninterrupted ones.
+        uninterrupted ones. Made if missing; it must be a writable directory.
       checkpoint_every: iterations (epochs) between checkpoints.
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis: X and Y are sharded along m, params
         and optimizer state replicated, and the gradient's sums over examples become cross-device
@@ -352,178 +270,53 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       ValueError, TypeError: bad input, before any work is done.
     """
     X, Y, acts = check_problem(params, X, Y, activations)
-    optimizer = _check_optimizer(optimizer, learning_rate)
-    config = _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, key, l2,
-                           keep_prob, check_finite)
-    validation = _check_validation(params, validation_data, acts)
-    chunk = _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, got {progress!r}")
-    key = _unused_key() if key is None else key  # no minibatches, no dropout: never drawn from
-    l2_term = None if isinstance(l2, (int, float)) and l2 == 0 else l2  # None: no L2 term
+    run = FitOptions.check(
+        params, X, acts, learning_rate=learning_rate, num_iterations=num_iterations, grad=grad,
+        optimizer=optimizer, batch_size=batch_size, key=key, l2=l2, keep_prob=keep_prob,
+        validation_data=validation_data, progress=progress, chunk_size=chunk_size,
+        check_finite=check_finite, checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    state = TrainState(params, optimizer.init(params), np.zeros((), np.int32))
-    if _traced(state, X, Y, key, l2, validation):
-        if checkpoint_dir is not None:
+    state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32))
+    traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
+    if traced:
+        if run.checkpoint_dir is not None:
             raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
-        return _fit_traced(config, num_iterations, chunk, state, X, Y, key, l2_term, validation)
-    return _fit_host(config, num_iterations, chunk, state, X, Y, key, l2_term, validation,
-                     progress, checkpoint_dir)
+        if run.validation is None:  # nothing looks at the results between chunks: one chunk
+            run = dataclasses.replace(run, chunk=run.num_iterations)
+    host = HostLoop(run, state)  # progress, finite check, checkpoints: concrete results only
+    start, state, history = host.restore(state)
+    # top level: fit's own buffers, donated chunk to chunk; traced: part of the caller's program
+    chunk_fn = _chunk if traced else _train_chunk
+    state = state if traced else _own_copy(state)
+    # minibatches: one examples-first working copy of X for the whole run; full batch: none
+    data = _examples_first(X, Y) if run.config.batch_size else (X, Y)
+    for lo in range(start, run.num_iterations, run.chunk):
+        length = min(run.chunk, run.num_iterations - lo)
+        state, metrics = chunk_fn(run.config, length, state, data, run.key, run.l2,
+                                  run.validation)
+        history.append(lo + length, metrics)
+        if not is_traced(metrics.costs):
+            host.after_chunk(lo, length, state, metrics, history)
+    host.close()
+    costs = history.costs(X.dtype)
+    return (state.params, costs) if run.validation is None else (
+        state.params, costs, Validation(*history.validation(X.dtype)))
 
 
-def _fit_traced(config, n, chunk, state, X, Y, key, l2, validation):
-    """The whole run as one traced computation: one scan, or a scan over chunks to validate."""
-    data = examples_first(X, Y)
-    if validation is None:
-        state, metrics = train_steps(config, n, state, data, key, l2)
-        return state.params, metrics.costs
-    n_chunks, rest = divmod(n, chunk)
-    state, metrics = jax.lax.scan(
-        lambda s, _: train_steps(config, chunk, s, data, key, l2, validation), state, None,
-        length=n_chunks)
-    parts = [metrics._replace(costs=metrics.costs.reshape(-1))] if n_chunks else []
-    if rest:
-        state, last = train_steps(config, rest, state, data, key, l2, validation)
-        parts.append(jax.tree.map(lambda a: a[None] if a.ndim == 0 else a, last))
-    ends = [chunk * (i + 1) for i in range(n_chunks)] + ([n] if rest else [])
-    cat = lambda field: jnp.concatenate([getattr(p, field) for p in parts])
-    return state.params, cat("costs"), Validation(jnp.asarray(ends, jnp.int32),
-                                                  cat("val_cost"), cat("val_accuracy"))
+def _chunk(config, length, state, data, key, l2, validation):
+    """One compiled chunk. Full batch: ``data`` is ``(X, Y)`` in the course layout, and the
+    transpose of :func:`examples_first` cancels against ``train_steps``' transpose back inside the
+    program, so full-batch training makes no working copy of X."""
+    if not config.batch_size:
+        data = examples_first(*data)
+    return train_steps(config, length, state, data, key, l2, validation)
 
 
-def _fit_host(config, n, chunk, state, X, Y, key, l2, validation, progress, checkpoint_dir):
-    """The host loop: the compiled chunks, and between them the pieces of :mod:`jaxdnn.loop`."""
-    unit = "epoch" if config.batch_size else "iteration"
-    # minibatches: the one working copy of X, examples first, for the whole run
-    data = _examples_first(X, Y) if config.batch_size else (X, Y)
-    start, costs, curves = 0, np.zeros(0), {}
-    checkpoints = None
-    if checkpoint_dir is not None:
-        checkpoints = Checkpoints(checkpoint_dir, _run_config(config, n, state, key, l2,
-                                                              validation))
-        start, params, opt_state, costs, curves = checkpoints.restore(state.params,
-                                                                      state.opt_state)
-        state = TrainState(params, opt_state, jnp.asarray(start, jnp.int32))
-    state = _own_copy(state)  # fit's own buffers: donated from here on
-    costs, curves = [costs], {k: [v] for k, v in curves.items()}
-    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
-    last = float(costs[0][-1]) if len(costs[0]) else None
-    bar = Progress(n, start, unit, progress)
-    try:
-        for lo in range(start, n, chunk):
-            length = min(chunk, n - lo)
-            state, metrics = _train_donated(config, length, state, data, key, l2, validation)
-            metrics = jax.device_get(metrics)  # the one host round trip per chunk
-            last = raise_if_not_finite(metrics.costs, metrics.bad, lo, last, paths, unit)
-            costs.append(metrics.costs)
-            if validation is not None:
-                for name, value in (("val_iteration", lo + length), ("val_cost", metrics.val_cost),
-                                    ("val_accuracy", metrics.val_accuracy)):
-                    curves.setdefault(name, []).append(np.asarray(value)[None])
-            if checkpoints is not None:
-                checkpoints.save(lo + length, state.params, state.opt_state,
-                                 np.concatenate(costs),
-                                 {k: np.concatenate(v) for k, v in curves.items()})
-            bar.update(length, last, *((metrics.val_cost, metrics.val_accuracy)
-                                       if validation is not None else ()))
-    finally:
-        bar.close()
-    costs = jnp.asarray(np.concatenate(costs), dtype=X.dtype)
-    if validation is None:
-        return state.params, costs
-    curves = {k: np.concatenate(v) for k, v in curves.items()}
-    return state.params, costs, Validation(jnp.asarray(curves["val_iteration"], jnp.int32),
-                                           jnp.asarray(curves["val_cost"], X.dtype),
-                                           jnp.asarray(curves["val_accuracy"], X.dtype))
-
-
-# ----------------------------------------------------------------------------------------------
-# checks and helpers
-
-
-def _check_optimizer(optimizer, learning_rate):
-    if optimizer is None:
-        lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-        return gradient_descent(lr)
-    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
-        raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
-                        f"None, got {type(optimizer).__name__}")
-    if learning_rate is not None:
-        raise ValueError("learning_rate is for the default gradient descent; an optimizer "
-                         "carries its own learning rate, so leave learning_rate unset")
-    return optimizer
-
-
-def _check_key(key):
-    if key is None:
-        return
-    ok = isinstance(key, (jax.Array, jax.core.Tracer)) and (
-        (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ())
-        or (key.dtype == jnp.uint32 and key.shape == (2,)))  # a legacy jax.random.PRNGKey
-    if not ok:
-        what = (f"an array of dtype {key.dtype} and shape {key.shape}"
-                if hasattr(key, "dtype") else type(key).__name__)
-        is_key = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-        error = ValueError if is_key else TypeError  # keys of the wrong shape: a batch of keys
-        raise error(f"key must be one PRNG key, jax.random.key(seed), got {what}")
-
-
-def _check_config(params, X, acts, num_iterations, grad, optimizer, batch_size, key, l2,
-                  keep_prob, check_finite) -> TrainConfig:
-    if not isinstance(grad, str) or grad not in GRADS:
-        raise ValueError(f"grad must be one of {sorted(GRADS)}, got {grad!r}")
-    if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)):
-        raise TypeError(f"num_iterations must be an int, got {num_iterations!r}")
-    if num_iterations < 1:
-        raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
-    _check_key(key)
-    m = X.shape[1]
-    if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be an int or None, got {batch_size!r}")
-        if not 1 <= batch_size <= m:
-            raise ValueError(f"batch_size must be between 1 and m = {m}, got {batch_size}")
-        if key is None:
-            raise ValueError("minibatch training reshuffles each epoch: "
-                             "pass key=jax.random.key(...)")
-        batch_size = int(batch_size)
-    if isinstance(l2, (jax.Array, np.ndarray, jax.core.Tracer)):  # data: checked as a scalar
-        check_scalar("l2", l2, low=0.0, low_inclusive=True)
-        check_regularization(0.0, keep_prob, key, len(params))
-    else:
-        check_regularization(l2, keep_prob, key, len(params))
-    return TrainConfig(acts, optimizer.update, grad, batch_size,
-                       None if keep_prob is None else float(keep_prob), bool(check_finite))
-
-
-def _check_validation(params, validation_data, acts):
-    if validation_data is None:
-        return None
-    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
-                        f"{type(validation_data).__name__}")
-    try:
-        X_val, Y_val, _ = check_problem(params, *validation_data, acts)
-    except (ValueError, TypeError) as e:
-        raise type(e)(f"validation_data: {e}") from None
-    return X_val, Y_val
-
-
-def _chunk_size(num_iterations, chunk_size, checkpoint_every, checkpoint_dir):
-    for name, value in (("chunk_size", chunk_size), ("checkpoint_every", checkpoint_every)):
-        if value is not None and (isinstance(value, bool)
-                                  or not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if checkpoint_every is not None and checkpoint_dir is None:
-        raise ValueError("checkpoint_every needs checkpoint_dir")
-    if checkpoint_dir is not None:
-        if (chunk_size is not None and checkpoint_every is not None
-                and chunk_size != checkpoint_every):
-            raise ValueError("with checkpoints, chunks end at checkpoints: set chunk_size or "
-                             "checkpoint_every, not two different values")
-        return int(checkpoint_every or chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))
-    return int(chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))
+_train_chunk = jax.jit(_chunk, static_argnums=(0, 1), donate_argnums=(2,))
+_examples_first = jax.jit(examples_first)
+_own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
 
 
 def _shard(mesh, params, X, Y):
@@ -531,21 +324,3 @@ def _shard(mesh, params, X, Y):
 
     X, Y = shard_data(mesh, X, Y)
     return jax.device_put(params, replicated(mesh)), X, Y
-
-
-def _qualname(fn) -> str:
-    fn = getattr(fn, "func", fn)  # a functools.partial's function
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-
-
-def _run_config(config, num_iterations, state, key, l2, validation) -> dict:
-    """What identifies a run in its checkpoints; the starting point by digest."""
-    key_data = key if key.dtype == jnp.uint32 else jax.random.key_data(key)
-    return {
-        "activations": list(config.activations), "grad": config.grad,
-        "optimizer": _qualname(config.update), "batch_size": config.batch_size,
-        "l2": 0.0 if l2 is None else float(l2), "keep_prob": config.keep_prob,
-        "num_iterations": int(num_iterations),
-        "key": np.asarray(key_data).tolist(), "validation": validation is not None,
-        "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
-    }

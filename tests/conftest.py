@@ -1,5 +1,6 @@
 """Test configuration: float64 available, and silent rank promotion is an error."""
 
+import contextlib
 import os
 import pathlib
 
@@ -51,6 +52,20 @@ import jax  # noqa: E402 (after XLA_FLAGS, which JAX reads when its backend star
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+_COMPILES = [0]
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **_: _COMPILES.__setitem__(0, _COMPILES[0] + 1)
+    if event == "/jax/core/compile/backend_compile_duration" else None)
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Count the XLA compiles in the block (``jax.monitoring``'s backend-compile events):
+    ``with count_compiles() as n: ...``, then ``n()`` is the count."""
+    start = _COMPILES[0]
+    yield lambda: _COMPILES[0] - start
 
 
 def pytest_report_header(config):

@@ -6,7 +6,7 @@ shape or value, ``TypeError`` for a wrong kind or dtype; ``jaxdnn.CheckpointErro
 ``ValueError``) whose message matches ``match``, i.e. names the offending argument.
 
 - Problem inputs (X, Y, params, activations) and the regularisation arguments go to the checks the
-  entry points run (``jaxdnn.checks.check_problem_args``, ``check_network_args``,
+  entry points run (``jaxdnn.check_problem_args``, ``check_network_args``,
   ``check_prediction_args``), called directly: eagerly and, for rows whose fault is static (shape,
   dtype, tree structure), also on tracers under ``jax.eval_shape``, which is what ``jit`` sees.
   Nothing compiles. ``fit`` and ``gradient_check`` run ``checks.check_problem`` inline rather than
@@ -44,6 +44,18 @@ from jaxdnn import checkpoint as ckpt
 ACTS = ("relu", "sigmoid")
 F64 = jnp.float64
 KEY = jax.random.key(0)
+
+
+def check_problem_args(p, X, Y, A):  # what cost, the value-and-grads and accuracy check
+    return checks.check_problem(p, X, Y, A)
+
+
+def check_network_args(p, X, A):  # what forward checks
+    return checks.check_network(p, X, A)
+
+
+def check_prediction_args(p, X, A):  # what predict checks
+    return checks.check_network(p, X, A, output=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -300,9 +312,9 @@ FORWARD_ACCEPTS = {"activations non-sigmoid output"}  # forward computes any las
 
 # the checks, called as the entry points call them; "Y" rows go to the problem check only
 CHECKS = {
-    "check_problem_args": lambda p, X, Y, A: checks.check_problem_args(p, X, Y, A),
-    "check_network_args": lambda p, X, Y, A: checks.check_network_args(p, X, A),
-    "check_prediction_args": lambda p, X, Y, A: checks.check_prediction_args(p, X, A),
+    "check_problem_args": lambda p, X, Y, A: check_problem_args(p, X, Y, A),
+    "check_network_args": lambda p, X, Y, A: check_network_args(p, X, A),
+    "check_prediction_args": lambda p, X, Y, A: check_prediction_args(p, X, A),
 }
 
 
@@ -350,18 +362,18 @@ _JIT = {name: jax.jit(getattr(jaxdnn, name), static_argnames="activations")
 
 # entry point -> (its check, call(p, X, Y, A))
 ENTRY_POINTS = {
-    "forward": (checks.check_network_args, lambda p, X, Y, A: jaxdnn.forward(p, X, A)),
-    "predict": (checks.check_prediction_args, lambda p, X, Y, A: jaxdnn.predict(p, X, A)),
-    **{name: (checks.check_problem_args, lambda p, X, Y, A, f=f: f(p, X, Y, A))
+    "forward": (check_network_args, lambda p, X, Y, A: jaxdnn.forward(p, X, A)),
+    "predict": (check_prediction_args, lambda p, X, Y, A: jaxdnn.predict(p, X, A)),
+    **{name: (check_problem_args, lambda p, X, Y, A, f=f: f(p, X, Y, A))
        for name, f in ((n, getattr(jaxdnn, n))
                        for n in ("cost", "manual_value_and_grad", "autodiff_value_and_grad",
                                  "cost_with_manual_vjp", "accuracy"))},
-    "jit(forward)": (checks.check_network_args,
+    "jit(forward)": (check_network_args,
                      lambda p, X, Y, A: _JIT["forward"](p, X, activations=A)),
-    "jit(cost)": (checks.check_problem_args,
+    "jit(cost)": (check_problem_args,
                   lambda p, X, Y, A: _JIT["cost"](p, X, Y, activations=A)),
     "jit(manual_value_and_grad)": (
-        checks.check_problem_args,
+        check_problem_args,
         lambda p, X, Y, A: _JIT["manual_value_and_grad"](p, X, Y, activations=A)),
 }
 # one row per kind of fault; the value checks (NaN, labels) need concrete values: eager only
@@ -374,7 +386,7 @@ def _end_to_end_cases():
     for entry, (check, _) in ENTRY_POINTS.items():
         for name in END_TO_END:
             row = rows[name]
-            if (row.match == ON_Y and check is not checks.check_problem_args) or (
+            if (row.match == ON_Y and check is not check_problem_args) or (
                     entry.startswith("jit") and not row.traced):
                 continue
             yield pytest.param(entry, row, id=f"{entry}: {name}")
@@ -383,10 +395,11 @@ def _end_to_end_cases():
 @pytest.mark.parametrize("entry,row", list(_end_to_end_cases()))
 def test_every_entry_point_runs_its_check(entry, row):
     check, call = ENTRY_POINTS[entry]
+    p, X, Y, A = row.mutate(*base())
     with pytest.raises(row.error, match=row.match):
-        call(*row.mutate(*base()))
-    if not entry.startswith("jit") and entry != "accuracy":  # accuracy wraps the problem check
-        assert getattr(jaxdnn, entry).check is check
+        call(p, X, Y, A)
+    with pytest.raises(row.error, match=row.match):  # the same error as the entry point's check
+        check(*((p, X, Y, A) if check is check_problem_args else (p, X, A)))
 
 
 # valid-but-extreme inputs: every entry point must succeed with finite results. Each control is

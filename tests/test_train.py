@@ -13,9 +13,8 @@ import optax
 import pytest
 
 import jaxdnn
-from jaxdnn import train
 
-from .conftest import DATA_DIR, assert_trees_close, he_params
+from .conftest import DATA_DIR, assert_trees_close, count_compiles, he_params
 
 
 def cat_data_dir():
@@ -106,7 +105,7 @@ def reference_loop(params, X, Y, lr, n):
 
 
 # m = 2 < n_x = 3: the full-batch loop reads X from its examples-first copy (the layout choice
-# of jaxdnn.train._examples_first_products), and must still train exactly as the course does
+# of jaxdnn.speed.examples_first_products), and must still train exactly as the course does
 @pytest.mark.parametrize("grad,m", [("manual", 24), ("autodiff", 24), ("manual", 2)])
 def test_fit_equals_the_step_by_step_loop(grad, m):
     params, X, Y = problem(m)
@@ -127,9 +126,8 @@ def test_chunking_does_not_change_the_result_bitwise():
 
 
 def test_vmap_over_8_seeds_equals_8_separate_fits():
-    # fit keeps the default key it makes at top level; a jitted, vmapped fit before any other in
-    # the process must not leave a traced key behind for the separate fits below
-    jaxdnn.train._top_level_key.cache_clear()
+    # a jitted, vmapped fit first in the process must leave nothing traced behind for the
+    # separate fits below
     _, X, Y = problem()
     keys = jax.random.split(jax.random.key(42), 8)
     init = lambda k: jaxdnn.init_params(k, DIMS, "he", jnp.float64)
@@ -215,10 +213,11 @@ def test_fit_leaves_the_callers_params_usable():
 def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
-    size = train._train_donated._cache_size()
     params2, _, _ = problem(m=17, seed=9)
-    jaxdnn.fit(params2, X + 1.0, Y, ACTS, learning_rate=0.05, num_iterations=20, chunk_size=10)
-    assert train._train_donated._cache_size() == size
+    X2 = X + 1.0
+    with count_compiles() as compiles:
+        jaxdnn.fit(params2, X2, Y, ACTS, learning_rate=0.05, num_iterations=20, chunk_size=10)
+    assert compiles() == 0
 
 
 def test_progress_bar_advances_between_chunks(capsys):
@@ -292,17 +291,16 @@ def test_bad_data_is_caught_by_fit_too():
 def test_ten_fits_with_new_adam_optimizers_compile_once(caplog):
     """Hyperparameters are data: ten learning rates, one compiled training program."""
     params, X, Y = problem(m=19)  # a shape no other test uses: the first fit compiles
-    before = train._train_donated._cache_size()
     kw = dict(num_iterations=6, chunk_size=3, batch_size=5, key=jax.random.key(0))
-    jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.adam(0.001), **kw)
-    assert train._train_donated._cache_size() == before + 1
+    with count_compiles() as first:
+        jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.adam(0.001), **kw)
+    assert first() >= 1
     costs = []
-    with jax.log_compiles(True), caplog.at_level("WARNING"):
+    with jax.log_compiles(True), caplog.at_level("WARNING"), count_compiles() as later:
         for lr in np.geomspace(1e-3, 1e-1, 9):
             costs.append(jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.adam(lr), **kw)[1])
     compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
-    assert compiles == [], compiles  # nothing at all compiled for fits 2..10
-    assert train._train_donated._cache_size() == before + 1
+    assert compiles == [] and later() == 0, compiles  # nothing at all compiled for fits 2..10
     assert len({float(c[-1]) for c in costs}) == 9  # and the learning rates did differ
 
 
@@ -326,12 +324,15 @@ def test_jit_over_a_learning_rate_inside_an_optax_closure():
     params, X, Y = problem()
     sweep = jax.jit(lambda lr: jaxdnn.fit(params, X, Y, ACTS, optimizer=optax.adam(lr),
                                           num_iterations=8))
+    counts = []
     for lr in (0.01, 0.1):
-        p, c = sweep(lr)
+        with count_compiles() as compiles:
+            p, c = sweep(jnp.asarray(lr))
+        counts.append(compiles())
         p_ref, c_ref = jaxdnn.fit(params, X, Y, ACTS, optimizer=optax.adam(lr), num_iterations=8)
         np.testing.assert_allclose(c, c_ref, rtol=1e-10)
         assert_trees_close(p, p_ref, rtol=1e-10, atol=1e-13, what=f"jit lr={lr}")
-    assert sweep._cache_size() == 1
+    assert counts[0] >= 1 and counts[1] == 0, counts  # the second learning rate: no new program
 
 
 def test_vmap_over_l2_strength_equals_separate_fits():

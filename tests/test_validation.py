@@ -75,7 +75,7 @@ CASES = bad_cases()
 def test_the_problem_check_rejects_bad_input_naming_expected_and_got(case):
     p, X, Y, acts, error, match = CASES[case]
     with pytest.raises(error, match=match):
-        checks.check_problem_args(p, X, Y, acts)
+        checks.check_problem(p, X, Y, acts)
 
 
 # Every public entry point runs its check at the boundary: one representative case each (the cases
@@ -178,18 +178,18 @@ def test_labels_must_suit_the_output(case):
     p, X, Y, _ = softmax_problem()
     change, acts, error, match = OUTPUT_CASES[case]
     with pytest.raises(error, match=match):
-        checks.check_problem_args(p, X, change(Y), acts)
+        checks.check_problem(p, X, change(Y), acts)
 
 
 def test_regression_targets_may_be_any_real_numbers():
     p, X, Y, _ = softmax_problem()
-    checks.check_problem_args(p, X, 10 * Y - 3.5, ("relu", "linear"))
+    checks.check_problem(p, X, 10 * Y - 3.5, ("relu", "linear"))
 
 
 def test_a_one_unit_softmax_is_an_error_that_points_to_sigmoid():
     p, X, _ = good()
     with pytest.raises(ValueError, match=r"softmax output needs n_L >= 2.*use 'sigmoid'"):
-        checks.check_problem_args(p, X, jnp.ones((1, 5)), ("relu", "softmax"))
+        checks.check_problem(p, X, jnp.ones((1, 5)), ("relu", "softmax"))
 
 
 def test_accuracy_of_a_regression_says_to_use_the_cost():

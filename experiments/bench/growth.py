@@ -40,10 +40,10 @@ QUICK = {"ms": (256, 1024), "widths": (), "width_m": 512}  # a smoke test: 4 poi
 def fit_working_copies(dims, m: int, mode: str) -> int:
     """Copies of (X, Y) that ``fit`` makes beside the caller's: with minibatches the one
     examples-first working copy for the whole run; for full batch none, or one where the features
-    outnumber the examples (jaxdnn.train._examples_first_products)."""
-    from jaxdnn.train import _examples_first_products
+    outnumber the examples (jaxdnn.speed.examples_first_products)."""
+    from jaxdnn.speed import examples_first_products
 
-    return int(mode == "minibatch" or _examples_first_products((dims[1], dims[0]), m))
+    return int(mode == "minibatch" or examples_first_products((dims[1], dims[0]), m))
 
 
 def points(cfg: Config) -> list[dict]:

@@ -124,7 +124,7 @@ def jax_jit_loop(s: Setup):
     import jax
     import jax.numpy as jnp
 
-    from jaxdnn.train import _own_copy
+    own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
 
     prob = s.prob
     X, Y = jax.device_put(s.X), jax.device_put(s.Y)
@@ -147,7 +147,7 @@ def jax_jit_loop(s: Setup):
             return step(params, X, Y, lr, activations=prob.activations)
 
     def run(n):
-        params = _own_copy(s.params)  # fresh buffers to donate, one compiled call
+        params = own_copy(s.params)  # fresh buffers to donate, one compiled call
         costs = []
         for e in range(n):
             params, J = epoch(params, e)
@@ -187,7 +187,7 @@ def jax_scan_grad(s: Setup):
     import jax
     import jax.numpy as jnp
 
-    from jaxdnn.train import _own_copy
+    own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
 
     prob = s.prob
     train = jax.jit(_scan_train, static_argnames=("activations", "n", "batch_size"),
@@ -198,7 +198,7 @@ def jax_scan_grad(s: Setup):
     lr = jnp.asarray(prob.learning_rate, jnp.float32)
 
     def run(n):
-        params = _own_copy(s.params)  # fresh buffers to donate, one compiled call
+        params = own_copy(s.params)  # fresh buffers to donate, one compiled call
         params, costs = train(params, X, Y, orders, lr, activations=prob.activations, n=n,
                               batch_size=prob.batch_size)
         jax.block_until_ready((params, costs))

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn.backward import cost_with_manual_vjp, manual_value_and_grad
-from jaxdnn.checks import check_problem, check_same_structure, check_scalar, checked
+from jaxdnn.checks import check_problem, check_same_structure, check_scalar
 from jaxdnn.gradcheck import numeric
 from jaxdnn.gradcheck.numeric import numeric_grad, slip_probability
 from jaxdnn.gradcheck.report import (
@@ -54,7 +54,6 @@ from jaxdnn.gradcheck.report import (
     compare_leaf,
     relative_difference,
 )
-from jaxdnn.regularization import check_regularization
 
 __all__ = ["EPSILON", "THRESHOLD", "ROUNDOFF_FACTOR", "GradCheckReport", "LeafCheck", "Tolerances",
            "agrees", "gradient_check", "hessian_check", "input_gradient_check", "numeric_grad",
@@ -113,8 +112,7 @@ def check_gradient_check_args(params, X, Y, activations, grad_fn=None, cost_fn=N
                               directions_key=None, dtype="float64", epsilon="auto",
                               threshold="auto", **_):
     """The checks' inputs: a problem, its regularisation, and the check's own options."""
-    X, Y, acts = check_problem(params, X, Y, activations)
-    check_regularization(l2, keep_prob, key, len(params))
+    X, Y, acts = check_problem(params, X, Y, activations, l2, keep_prob, key)
     name = _dtype_name(dtype)
     for what, value in (("epsilon", epsilon), ("threshold", threshold)):
         if not (isinstance(value, str) and value == "auto"):
@@ -131,7 +129,7 @@ def check_gradient_check_args(params, X, Y, activations, grad_fn=None, cost_fn=N
                                                               jax.dtypes.prng_key)):
         raise TypeError(f"directions_key must be a PRNG key from jax.random.key, got "
                         f"{type(directions_key).__name__}")
-    return {"X": X, "Y": Y, "activations": acts, "dtype": name}
+    return X, Y, acts, name
 
 
 def _cast(tree, dtype):
@@ -156,7 +154,6 @@ def _directions_key(directions_key):
     return jax.random.key(0) if directions_key is None else directions_key
 
 
-@checked(check_gradient_check_args)
 def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, l2=0.0,
                    keep_prob=None, key=None, num_directions=None, directions_key=None,
                    dtype="float64", epsilon="auto", threshold="auto") -> GradCheckReport:
@@ -206,6 +203,10 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, 
       a :class:`GradCheckReport`; ``print(report)`` shows the table, ``report.passed`` the verdict,
       ``report.to_json()`` the same as JSON.
     """
+    X, Y, activations, dtype = check_gradient_check_args(
+        params, X, Y, activations, grad_fn=grad_fn, l2=l2, keep_prob=keep_prob, key=key,
+        num_directions=num_directions, directions_key=directions_key, dtype=dtype,
+        epsilon=epsilon, threshold=threshold)
     dt = DTYPES[dtype]
     eps = _resolve(epsilon, tolerances(dtype).epsilon, "epsilon")
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
@@ -237,7 +238,6 @@ def gradient_check(params, X, Y, activations, *, grad_fn=manual_value_and_grad, 
             l2=float(l2))
 
 
-@checked(check_gradient_check_args)
 def input_gradient_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp,
                          num_directions=None, directions_key=None, dtype="float64",
                          epsilon="auto", threshold="auto") -> GradCheckReport:
@@ -250,6 +250,9 @@ def input_gradient_check(params, X, Y, activations, *, cost_fn=cost_with_manual_
     differences of the cost over the entries of X (or k random directions), by the same rule; the
     report has one leaf, ``X``. Arguments as for :func:`gradient_check`.
     """
+    X, Y, activations, dtype = check_gradient_check_args(
+        params, X, Y, activations, cost_fn=cost_fn, num_directions=num_directions,
+        directions_key=directions_key, dtype=dtype, epsilon=epsilon, threshold=threshold)
     dt = DTYPES[dtype]
     eps = _resolve(epsilon, tolerances(dtype).epsilon, "epsilon")
     thr = _resolve(threshold, tolerances(dtype).threshold, "threshold")
@@ -314,7 +317,6 @@ def _first_order_report(of, params, X, Y, l2_arr, key, g_test, g_auto, J, *, act
         dtype=jnp.dtype(dt).name, cost=J, l2=l2, keep_prob=keep_prob)
 
 
-@checked(check_gradient_check_args)
 def hessian_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp, num_directions=4,
                   directions_key=None, dtype="float64", epsilon="auto",
                   threshold="auto") -> GradCheckReport:
@@ -332,6 +334,9 @@ def hessian_check(params, X, Y, activations, *, cost_fn=cost_with_manual_vjp, nu
     Returns:
       a :class:`GradCheckReport` with ``of == "Hessian-vector"``.
     """
+    X, Y, activations, dtype = check_gradient_check_args(
+        params, X, Y, activations, cost_fn=cost_fn, num_directions=num_directions,
+        directions_key=directions_key, dtype=dtype, epsilon=epsilon, threshold=threshold)
     dt = DTYPES[dtype]
     tol = tolerances(dtype, second_order=True)
     eps, thr = _resolve(epsilon, tol.epsilon, "epsilon"), _resolve(threshold, tol.threshold,

@@ -1,0 +1,199 @@
+"""What training is asked to do: :class:`TrainConfig` (compiled) and :class:`FitOptions` (fit's).
+
+:func:`jaxdnn.train_steps` takes a hashable :class:`TrainConfig`, everything it needs to know at
+compile time. :func:`jaxdnn.fit` takes many keyword arguments; :meth:`FitOptions.check` validates
+them all, before any work, and turns them into what its loop needs: a ``TrainConfig`` for the
+compiled program, and the run's data-dependent settings (iterations per chunk, the L2 strength,
+the validation set, where checkpoints go). Every failure is a ``ValueError`` or ``TypeError`` that
+names the argument, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pathlib
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdnn.checks import check_problem, check_regularization, check_scalar
+from jaxdnn.optimizers import gradient_descent
+from jaxdnn.summary import count_nonfinite
+
+DEFAULT_LEARNING_RATE = 0.0075
+DEFAULT_CHUNKS = 10  # chunks per run, each one compiled call, when no chunk size is given
+GRADS = ("manual", "autodiff")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What :func:`jaxdnn.train_steps` needs at compile time (hashable: static under ``jit``).
+
+    Attributes:
+      activations: one name per layer, e.g. ``("relu", "relu", "sigmoid")``.
+      update: the optimizer's ``update(grads, state, params) -> (updates, state)``; jaxdnn's rules
+        share one update function per rule, so configs for different learning rates are equal.
+      grad: ``"manual"`` (the hand-derived backward pass) or ``"autodiff"`` (``jax.grad``).
+      batch_size: None for full batches; else the minibatch size (the last minibatch of an epoch
+        holds the ``m % batch_size`` remaining examples, as in the course).
+      keep_prob: inverted-dropout keep probability of the hidden layers, or None.
+      check_finite: watch every gradient leaf and report the first that became non-finite.
+    """
+
+    activations: tuple[str, ...]
+    update: Callable
+    grad: str = "manual"
+    batch_size: int | None = None
+    keep_prob: float | None = None
+    check_finite: bool = False
+
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """``fit``'s arguments, validated.
+
+    Attributes:
+      config: the compiled loop's static settings, a :class:`TrainConfig`.
+      optimizer: the ``optax.GradientTransformation`` (the course's gradient descent by default).
+      num_iterations: iterations (epochs with minibatches) of the run.
+      chunk: iterations (epochs) per compiled call; the host looks at the results between calls.
+      key: the PRNG key, or None when nothing random is drawn.
+      l2: None (no L2 term) or the L2 strength, a number or a 0-d array (maybe traced).
+      validation: None or ``(X_val, Y_val)``, checked like the training set.
+      progress: show a progress bar (None: when stderr is a terminal).
+      checkpoint_dir: None, or the directory of the run's checkpoints (exists and is writable).
+    """
+
+    config: Any
+    optimizer: Any
+    num_iterations: int
+    chunk: int
+    key: Any
+    l2: Any
+    validation: Any
+    progress: bool | None
+    checkpoint_dir: pathlib.Path | None
+
+    @classmethod
+    def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
+              batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
+              checkpoint_dir, checkpoint_every) -> FitOptions:
+        """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
+        if optimizer is None:
+            optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
+                                         else learning_rate)
+        elif not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+            raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
+                            f"None, got {type(optimizer).__name__}")
+        elif learning_rate is not None:
+            raise ValueError("learning_rate is for the default gradient descent; an optimizer "
+                             "carries its own learning rate, so leave learning_rate unset")
+        if not isinstance(grad, str) or grad not in GRADS:
+            raise ValueError(f"grad must be one of {sorted(GRADS)}, got {grad!r}")
+        num_iterations = _count("num_iterations", num_iterations, low=1)
+        m = X.shape[1]
+        _check_key(key)
+        if batch_size is not None:
+            batch_size = _count("batch_size", batch_size, low=0, what="an int or None")
+            if not 1 <= batch_size <= m:
+                raise ValueError(f"batch_size must be between 1 and m = {m}, got {batch_size}")
+            if key is None:
+                raise ValueError("minibatch training reshuffles each epoch: "
+                                 "pass key=jax.random.key(...)")
+        if isinstance(l2, jax.Array | np.ndarray):  # data: a scalar, maybe traced
+            check_scalar("l2", l2, low=0.0, low_inclusive=True)
+            check_regularization(0.0, keep_prob, key, len(params))
+        else:
+            check_regularization(l2, keep_prob, key, len(params))
+            dtype = jax.tree.leaves(params)[0].dtype
+            # a concrete strength goes to the device explicitly, once; 0 leaves the term out
+            l2 = None if l2 == 0 else jax.device_put(np.asarray(l2, dtype))
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"progress must be True, False or None, got {progress!r}")
+        _check_finite_params(params)
+        chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
+        config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
+                             None if keep_prob is None else float(keep_prob), bool(check_finite))
+        return cls(config, optimizer, num_iterations, chunk, key, l2,
+                   _validation(params, validation_data, activations), progress,
+                   _directory(checkpoint_dir))
+
+
+def _count(name, value, *, low, what="an int"):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_key(key):
+    if key is None:
+        return
+    is_key = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    legacy = hasattr(key, "dtype") and key.dtype == jnp.uint32 and key.shape == (2,)
+    if not (isinstance(key, jax.Array) and ((is_key and key.shape == ()) or legacy)):
+        what = (f"an array of dtype {key.dtype} and shape {key.shape}"
+                if hasattr(key, "dtype") else type(key).__name__)
+        raise (ValueError if is_key else TypeError)(  # keys of the wrong shape: a batch of keys
+            f"key must be one PRNG key, jax.random.key(seed), got {what}")
+
+
+def _check_finite_params(params):
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not isinstance(leaf, jax.core.Tracer) and (n := count_nonfinite(leaf)):
+            raise ValueError(f"the initial params{jax.tree_util.keystr(path)} hold {n} NaN or "
+                             "Inf values; training needs finite initial params")
+
+
+def _validation(params, validation_data, activations):
+    if validation_data is None:
+        return None
+    if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
+                        f"{type(validation_data).__name__}")
+    try:
+        X_val, Y_val, _ = check_problem(params, *validation_data, activations)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"validation_data: {e}") from None
+    return X_val, Y_val
+
+
+def _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir) -> int:
+    for name, value in (("chunk_size", chunk_size), ("checkpoint_every", checkpoint_every)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if checkpoint_every is not None and checkpoint_dir is None:
+        raise ValueError("checkpoint_every needs checkpoint_dir")
+    if None not in (chunk_size, checkpoint_every) and chunk_size != checkpoint_every:
+        raise ValueError("with checkpoints, chunks end at checkpoints: set chunk_size or "
+                         "checkpoint_every, not two different values")
+    return int(checkpoint_every or chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))
+
+
+def _directory(path) -> pathlib.Path | None:
+    """The checkpoint directory, made if missing, and writable: checked before any training."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_dir must be a str or path, got {type(path).__name__}")
+    path = pathlib.Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"checkpoint_dir {str(path)!r} is a file, expected a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"checkpoint_dir {str(path)!r} cannot be created: {e.strerror}") from None
+    try:  # a file written and removed: what saving a checkpoint will need
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as e:
+        raise ValueError(f"checkpoint_dir {str(path)!r} is not writable: {e.strerror}") from None
+    return path
