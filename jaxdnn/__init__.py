@@ -31,7 +31,7 @@ from jaxdnn.layers import (
     linear_forward,
 )
 from jaxdnn.loss import bce_from_logits, cost, softmax_cross_entropy_from_logits, squared_error
-from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
+from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum, rmsprop
 from jaxdnn.predict import accuracy, predict
 from jaxdnn.train import (
     Examples,
@@ -84,6 +84,7 @@ __all__ = [
     "momentum",
     "one_hot",
     "predict",
+    "rmsprop",
     "save",
     "schedules",
     "sharding",
