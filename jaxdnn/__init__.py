@@ -17,6 +17,15 @@ from jaxdnn.backward import (
     cost_with_manual_vjp,
     manual_value_and_grad,
 )
+from jaxdnn.batchnorm import (
+    BatchNormCache,
+    RunningStats,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    init_running_stats,
+    update_running_stats,
+)
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.forward import forward
 from jaxdnn.gradcheck import GradCheckReport, gradient_check
@@ -31,7 +40,7 @@ from jaxdnn.layers import (
     linear_forward,
 )
 from jaxdnn.loss import bce_from_logits, cost, softmax_cross_entropy_from_logits, squared_error
-from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum
+from jaxdnn.optimizers import adam, gd_update, gradient_descent, momentum, rmsprop
 from jaxdnn.predict import accuracy, predict
 from jaxdnn.train import (
     Examples,
@@ -48,6 +57,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "BatchNormCache",
     "Checkpoint",
     "CheckpointError",
     "Examples",
@@ -56,6 +66,7 @@ __all__ = [
     "LinearCache",
     "NonFiniteCostError",
     "OUTPUTS",
+    "RunningStats",
     "TrainConfig",
     "TrainState",
     "Validation",
@@ -64,6 +75,9 @@ __all__ = [
     "autodiff_value_and_grad",
     "backward",
     "backward_from",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "batchnorm_inference",
     "bce_from_logits",
     "cost",
     "cost_with_manual_vjp",
@@ -75,6 +89,7 @@ __all__ = [
     "gradient_check",
     "gradient_descent",
     "init_params",
+    "init_running_stats",
     "linear_activation_backward",
     "linear_activation_forward",
     "linear_backward",
@@ -84,10 +99,12 @@ __all__ = [
     "momentum",
     "one_hot",
     "predict",
+    "rmsprop",
     "save",
     "schedules",
     "sharding",
     "softmax_cross_entropy_from_logits",
     "squared_error",
     "train_steps",
+    "update_running_stats",
 ]

@@ -1,4 +1,8 @@
-"""Parameter initialisation: the params pytree, ``list[{"W": (n_l, n_{l-1}), "b": (n_l, 1)}]``."""
+"""Parameter initialisation: the params pytree, ``list[{"W": (n_l, n_{l-1}), "b": (n_l, 1)}]``.
+
+With batch normalisation (:mod:`jaxdnn.batchnorm`) a hidden layer's ``b`` is replaced by the
+normalisation's scale and shift: ``{"W": (n_l, n_{l-1}), "gamma": (n_l, 1), "beta": (n_l, 1)}``.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ METHODS = tuple(SCALES)
 
 
 def init_params(
-    key: PRNGKey, layer_dims: Sequence[int], method: str = "he", dtype: DTypeLike = jnp.float32
+    key: PRNGKey, layer_dims: Sequence[int], method: str = "he", dtype: DTypeLike = jnp.float32,
+    batchnorm: bool = False,
 ) -> Params:
     """Initial parameters of a fully connected network.
 
@@ -37,18 +42,30 @@ def init_params(
         ``"xavier"``: ``N(0, 1) / sqrt(n_{l-1})``;
         ``"he"``: ``N(0, 1) * sqrt(2 / n_{l-1})``.
       dtype: floating dtype of every leaf; the rest of the library takes its dtype from here.
+      batchnorm: whether the hidden layers are batch-normalised: then each hidden layer has no
+        ``b`` but ``gamma = 1`` and ``beta = 0``, both `(n_l, 1)`, so that at the start
+        ``Z_tilde = Z_norm``; the output layer keeps ``W`` and ``b``. ``W`` is drawn as without
+        batch norm (the same key gives the same ``W``).
 
     Returns:
-      ``params``: a list of L dicts, ``params[l-1] = {"W": (n_l, n_{l-1}), "b": (n_l, 1)}``.
+      ``params``: a list of L dicts, ``params[l-1] = {"W": (n_l, n_{l-1}), "b": (n_l, 1)}``; with
+      ``batchnorm``, ``params[l-1] = {"W", "gamma", "beta"}`` for ``l < L``.
     """
     dims = check_layer_dims(layer_dims)
     if not isinstance(method, str) or method not in SCALES:
         raise ValueError(f"unknown init method {method!r}; expected one of {list(METHODS)}")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be floating, got {jnp.dtype(dtype)}")
+    if not isinstance(batchnorm, bool):
+        raise TypeError(f"batchnorm must be True or False, got {batchnorm!r}")
     keys = jax.random.split(key, len(dims) - 1)
+    L = len(dims) - 1
     params = []
-    for k, n_prev, n in zip(keys, dims[:-1], dims[1:]):
+    for l, (k, n_prev, n) in enumerate(zip(keys, dims[:-1], dims[1:]), start=1):
         W = SCALES[method](n_prev) * jax.random.normal(k, (n, n_prev), dtype)  # (n_l, n_{l-1})
-        params.append({"W": W.astype(dtype), "b": jnp.zeros((n, 1), dtype)})  # b: (n_l, 1)
+        if batchnorm and l < L:  # Z_tilde = gamma Z_norm + beta: beta takes b's place
+            params.append({"W": W.astype(dtype), "gamma": jnp.ones((n, 1), dtype),  # (n_l, 1)
+                           "beta": jnp.zeros((n, 1), dtype)})  # (n_l, 1)
+        else:
+            params.append({"W": W.astype(dtype), "b": jnp.zeros((n, 1), dtype)})  # b: (n_l, 1)
     return params

@@ -1,8 +1,9 @@
 """Update rules.
 
-``gd_update`` is the course's plain step ``W -= lr * dW``. ``gradient_descent``, ``momentum`` and
-``adam`` are the course's three update rules written by hand as optax ``GradientTransformation``
-pairs, so they plug into any optax-style loop (and into ``optax.chain``)::
+``gd_update`` is the course's plain step ``W -= lr * dW``. ``gradient_descent``, ``momentum``,
+``rmsprop`` and ``adam`` are the course's update rules written by hand as optax
+``GradientTransformation`` pairs, so they plug into any optax-style loop (and into
+``optax.chain``)::
 
     opt = adam(0.0007)
     state = opt.init(params)
@@ -228,6 +229,73 @@ def _momentum_update(grads, state, params=None, *, schedule=None):
     v = _ema(state.hyperparams["beta"], state.v, grads)  # v = beta v + (1 - beta) dW
     updates = jax.tree.map(lambda v: -_as(lr, v.dtype) * v, v)  # W -= lr * v
     return updates, state._replace(count=state.count + 1, v=v)
+
+
+# ----------------------------------------------------------------------------------------------
+# RMSprop
+
+
+class RMSpropState(NamedTuple):
+    """State of ``rmsprop``.
+
+    Attributes:
+      count: number of updates taken so far (an int32 scalar array).
+      s: the average of the squared gradients; same structure, shapes and dtypes as the params.
+      hyperparams: ``{"learning_rate", "beta", "eps"}``.
+    """
+
+    count: jax.Array
+    s: Any
+    hyperparams: dict
+
+
+def rmsprop(learning_rate, beta: float = 0.9, eps: float = 1e-8) -> optax.GradientTransformation:
+    """RMSprop, as written in the course.
+
+    With ``s`` starting at zero::
+
+        s = beta s + (1 - beta) dW^2
+        W -= lr * dW / (sqrt(s) + eps)
+
+    This is the same rule as ``optax.rmsprop(lr, decay=beta, eps=eps, eps_in_sqrt=False)``.
+
+    Args:
+      learning_rate: scalar step size ``lr > 0`` (a Python float or a traced scalar), or a
+        schedule ``count -> lr``.
+      beta: decay of the squared-gradient average, in ``[0, 1)``.
+      eps: ``eps > 0`` added to ``sqrt(s)`` so the division is safe.
+
+    Returns:
+      ``optax.GradientTransformation`` with state ``RMSpropState(count, s, hyperparams)``.
+
+    Raises:
+      ValueError: if a concrete hyperparameter is out of range.
+    """
+    lr, schedule = _learning_rate(learning_rate)
+    hyperparams = {"learning_rate": lr,
+                   "beta": _hyper("beta", beta, low=0.0, low_inclusive=True, high=1.0),
+                   "eps": _hyper("eps", eps, low=0.0, low_inclusive=False)}
+    return _make(_rmsprop_init, _rmsprop_update, hyperparams, schedule)
+
+
+def _rmsprop_init(params, *, hyperparams):
+    return RMSpropState(count=_zeros_count(),
+                        s=jax.tree.map(jnp.zeros_like, params),  # s_dW = 0, same shape as W
+                        hyperparams=_hyperparams_without_schedule(hyperparams))
+
+
+def _rmsprop_update(grads, state, params=None, *, schedule=None):
+    del params
+    check_same_structure(state.s, grads, "the RMSprop state", "grads")
+    hp = state.hyperparams
+    lr, eps = _lr_at(state, schedule), hp["eps"]
+    s = _ema(hp["beta"], state.s, jax.tree.map(lambda g: g * g, grads))  # beta s + (1-beta) dW^2
+
+    def step(g, s):  # W -= lr * dW / (sqrt(s) + eps)
+        return -_as(lr, g.dtype) * (g / (jnp.sqrt(s) + _as(eps, g.dtype)))
+
+    updates = jax.tree.map(step, grads, s)
+    return updates, state._replace(count=state.count + 1, s=s)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from jaxdnn.optimizers import (
     AdamState,
     GradientDescentState,
     MomentumState,
+    RMSpropState,
     adam,
     gd_update,
     gradient_descent,
     momentum,
+    rmsprop,
 )
 
 from .conftest import assert_trees_close
@@ -111,6 +113,40 @@ def test_adam_bias_correction_first_step_is_sign_step():
 
 
 # ----------------------------------------------------------------------------------------------
+# RMSprop against optax.rmsprop
+
+
+@jax.jit
+def _rmsprop_vs_optax(params, grads, lr, beta, eps):
+    mine = run_scan(rmsprop(lr, beta, eps), params, grads, 100)
+    ref = run_scan(optax.rmsprop(lr, decay=beta, eps=eps, eps_in_sqrt=False), params, grads, 100)
+    return mine, ref
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(jnp.float64, 1e-12, 1e-14),
+                                               (jnp.float32, 1e-5, 1e-6)])
+def test_rmsprop_matches_optax_rmsprop_100_steps(dtype, rtol, atol):
+    params = make_params(25, dtype)
+    grads = grad_sequence(26, params, 100)
+    (hist, state), (hist_ref, state_ref) = _rmsprop_vs_optax(params, grads, 0.01, 0.9, 1e-8)
+    for t in range(100):
+        assert_trees_close(at(hist, t), at(hist_ref, t), rtol=rtol, atol=atol,
+                           what=f"{jnp.dtype(dtype)} params after step {t + 1}")
+    assert isinstance(state, RMSpropState) and int(state.count) == 100
+    assert_trees_close(state.s, state_ref[0].nu, rtol=rtol, atol=atol, what="squared average")
+
+
+def test_rmsprop_first_step_by_hand():
+    """From s = 0: s = (1 - beta) g^2, so the step is -lr g / (sqrt(1 - beta) |g| + eps)."""
+    g = [{"W": jnp.array([[2.0, -0.5]]), "b": jnp.array([[1e-3]])}]
+    opt = rmsprop(0.1, beta=0.75, eps=1e-8)
+    updates, state = opt.update(g, opt.init(g))
+    expected = jax.tree.map(lambda x: -0.1 * x / (0.5 * jnp.abs(x) + 1e-8), g)
+    assert_trees_close(updates, expected, rtol=1e-12, what="first RMSprop step")
+    assert_trees_close(state.s, jax.tree.map(lambda x: 0.25 * x * x, g), rtol=1e-12, what="s")
+
+
+# ----------------------------------------------------------------------------------------------
 # momentum against a NumPy reference of the course formula
 
 
@@ -188,6 +224,7 @@ def test_gradient_descent_equals_gd_update(dtype):
 OPTIMIZERS = {
     "gradient_descent": gradient_descent,
     "momentum": momentum,
+    "rmsprop": rmsprop,
     "adam": adam,
 }
 
@@ -257,6 +294,10 @@ BAD = [
     (adam, {"learning_rate": 0.1, "b2": -1e-3}, ValueError, "b2"),
     (adam, {"learning_rate": 0.1, "eps": 0.0}, ValueError, "eps"),
     (adam, {"learning_rate": 0.1, "eps": -1e-8}, ValueError, "eps"),
+    (rmsprop, {"learning_rate": 0.0}, ValueError, "learning_rate"),
+    (rmsprop, {"learning_rate": 0.1, "beta": 1.0}, ValueError, "beta"),
+    (rmsprop, {"learning_rate": 0.1, "beta": -0.1}, ValueError, "beta"),
+    (rmsprop, {"learning_rate": 0.1, "eps": 0.0}, ValueError, "eps"),
 ]
 
 
@@ -272,7 +313,7 @@ def test_boundary_hyperparameters_accepted():
     adam(0.1, b1=0.0, b2=0.0)
 
 
-@pytest.mark.parametrize("name", ["momentum", "adam"])
+@pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam"])
 def test_update_rejects_grads_not_shaped_like_state(name):
     params = make_params(14, jnp.float64)
     opt = OPTIMIZERS[name](0.1)
@@ -349,7 +390,8 @@ def test_course_decays_with_steps_per_epoch(schedule, formula):
 @pytest.mark.parametrize("make, ref", [
     (lambda s: gradient_descent(s), lambda s: optax.sgd(s)),
     (lambda s: adam(s), lambda s: optax.adam(s)),
-], ids=["gradient_descent", "adam"])
+    (lambda s: rmsprop(s), lambda s: optax.rmsprop(s, eps_in_sqrt=False)),
+], ids=["gradient_descent", "adam", "rmsprop"])
 @pytest.mark.parametrize("schedule", [schedules.inverse_time_decay(0.1, 0.5, steps_per_epoch=2),
                                       optax.exponential_decay(0.1, 3, 0.5)],
                          ids=["jaxdnn-schedule", "optax-schedule"])
