@@ -150,13 +150,15 @@ def kinks(f0, values, epsilon: float, atol: float):
         T1 = D(2 eps) - 2 D(eps) = eps^3 f'''' / 2            (kink: s (1.5 delta / eps - 1))
         T2 = C(2 eps) - C(eps)   = eps^2 f''' / 2             (kink: s delta / (4 eps))
 
-    with ``C`` the centred difference. An entry is a kink when ``|D| > 4 atol`` and ``|T1| >
-    8 atol + |D| / 4`` or ``|T2| > 1.5 atol + |D| / 10``: the atol terms are the round-off of each
-    combination (``atol = 16 u max(|f|, 1) / eps`` is that of one centred difference, and the
-    combinations sum 4, 16 / 2 and 6 / 4 evaluations), the ``|D|`` terms leave room for the
-    smooth part. Between them the two tests flag a kink at every distance inside the step
-    (``T1`` below ``delta = 0.6 eps``, ``T2`` above ``0.29 eps``); a kink between ``eps`` and
-    ``2 eps`` does not touch the centred difference and leaves ``D`` smooth.
+    with ``C`` the centred difference. An entry is a kink when ``|D| > 2 atol`` and ``|T1| >
+    |D| / 4 + atol`` or ``|T2| > |D| / 10 + atol / 4``: ``atol = 16 u max(|f|, 1) / eps`` is the
+    round-off of one centred difference, a smooth part makes ``T1`` and ``T2`` a small fraction
+    of ``D`` (``eps^2`` and ``eps`` times ratios of derivatives), and below ``2 atol`` a kink moves
+    the centred difference by less than ``atol``. Between them the two tests flag a kink at every
+    distance inside the step (``T1`` below ``delta = 0.6 eps``, ``T2`` above ``0.29 eps``). A kink
+    between ``eps`` and ``2 eps``, which does not touch the centred difference, is flagged too when
+    the curvature alone makes ``|D| > 2 atol``: five values cannot always tell it from one inside
+    the step, and a flag only leaves the entry out of the comparison with the finite differences.
 
     Args:
       f0: ``f(theta)``, broadcastable against ``values[..., 0]``.
