@@ -30,6 +30,7 @@ from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
 from jaxdnn.forward import forward
 from jaxdnn.gradcheck import GradCheckReport, gradient_check
 from jaxdnn.initializers import init_params
+from jaxdnn.jvp import cost_with_manual_jvp, forward_jvp, linear_activation_jvp, linear_jvp
 from jaxdnn.labels import one_hot
 from jaxdnn.layers import (
     LayerCache,
@@ -80,11 +81,13 @@ __all__ = [
     "batchnorm_inference",
     "bce_from_logits",
     "cost",
+    "cost_with_manual_jvp",
     "cost_with_manual_vjp",
     "data",
     "examples_first",
     "fit",
     "forward",
+    "forward_jvp",
     "gd_update",
     "gradient_check",
     "gradient_descent",
@@ -92,8 +95,10 @@ __all__ = [
     "init_running_stats",
     "linear_activation_backward",
     "linear_activation_forward",
+    "linear_activation_jvp",
     "linear_backward",
     "linear_forward",
+    "linear_jvp",
     "load",
     "manual_value_and_grad",
     "momentum",

@@ -1,15 +1,16 @@
-"""The numeric side of a gradient check: compiled, batched centred differences.
+"""The numeric side of a gradient check: compiled, batched finite differences of any function.
 
-Every program here is a module-level ``jax.jit`` whose static arguments are the activations, the
-dropout keep probability and the mode; the epsilon, the L2 strength, the keys and the data are
-traced. So a second check of a network with the same shapes runs the compiled program again
-instead of compiling a new one. Perturbations are batched with ``lax.map(..., batch_size=...)``:
-a batch of perturbed parameter vectors is evaluated as one vectorised cost.
+Every program here is a module-level ``jax.jit`` whose static arguments are the functions under
+check and the mode; the point, the step, the keys and ``args`` (the data the function is
+evaluated on) are traced. So a second check of the same function at another point, or on other
+data of the same shapes, runs the compiled program again instead of compiling a new one (pass a
+function defined once, not a new lambda per call, and its data through ``args``). Perturbations are
+batched with ``lax.map(..., batch_size=...)``: a batch of perturbed points is one vectorised call.
 
-Kinks: each evaluation also returns the sign pattern ``Z_l > 0`` of every relu/leaky_relu layer;
-an entry's centred difference straddles a kink when the patterns at ``theta + eps v`` and
-``theta - eps v`` differ (some pre-activation lies within the step of 0), and such entries are
-reported as kinks, not compared.
+Each perturbation ``h`` (``eps e_i``, or ``eps v`` for a unit direction ``v``) evaluates the
+function at ``theta + h``, ``theta - h``, ``theta + 2h`` and ``theta - 2h``: the centred difference
+is the course's ``(f(theta + h) - f(theta - h)) / (2 eps)``, and the four values with ``f(theta)``
+tell a kink from a smooth function (:func:`kinks`) without knowing what the function is.
 """
 
 from __future__ import annotations
@@ -21,35 +22,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxdnn.backward import manual_value_and_grad
-from jaxdnn.forward import forward
-from jaxdnn.loss import cost, cost_from_logits
-
-KINKED = ("relu", "leaky_relu")
-"""Activations with a kink at 0, where centred differences are not valid."""
-
 EVALUATIONS_PER_BATCH = 2**21
-"""About how many parameter entries one batch of perturbed vectors may hold."""
+"""About how many parameter entries one batch of perturbed points may hold."""
+
+STEPS = (1, -1, 2, -2)
+"""Each perturbation ``h`` is evaluated at ``theta + s h`` for these ``s``, as one batch."""
 
 
 def _batch(n_cases: int, n_entries: int, most: int = 256) -> int:
     return int(max(1, min(most, n_cases, EVALUATIONS_PER_BATCH // max(n_entries, 1))))
-
-
-def cost_and_kink_signs(params, X, Y, activations, l2=0.0, keep_prob=None, key=None):
-    """``(J, signs)``: :func:`jaxdnn.cost` and the sign pattern ``Z_l > 0`` of each relu layer."""
-    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
-    J = cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)
-    return J, tuple(c.Z > 0 for c, a in zip(caches, activations) if a in KINKED)
-
-
-def _crossed(signs):
-    """True when some relu pre-activation changed sign between the two evaluations: ``signs``
-    holds each relu layer's pattern at theta + step and theta - step, stacked as ``(2, ...)``."""
-    out = jnp.asarray(False)
-    for s in signs:
-        out = out | jnp.any(s[0] != s[1])
-    return out
 
 
 def _unit_direction(key, leaf_id, leaf, dtype):
@@ -58,65 +39,47 @@ def _unit_direction(key, leaf_id, leaf, dtype):
     return z / jnp.linalg.norm(z)
 
 
-@partial(jax.jit, static_argnames=("activations", "keep_prob", "wrt"))
-def autodiff(params, X, Y, l2, key, *, activations, keep_prob, wrt):
-    """``jax.value_and_grad`` of :func:`jaxdnn.cost` with respect to ``params`` or ``X``."""
-    def J(p, x):
-        return cost(p, x, Y, activations, l2=l2, keep_prob=keep_prob, key=key)
-    return jax.value_and_grad(J, argnums=0 if wrt == "params" else 1)(params, X)
+def _stencil(F, theta, step):
+    """``F`` at ``theta + s step`` for ``s`` in :data:`STEPS`, stacked on a leading axis of 4."""
+    s = jnp.asarray(STEPS, theta.dtype)[:, None]  # (4, 1)
+    return jax.vmap(F)(theta[None] + s * step[None])  # (4, n) points
 
 
-@partial(jax.jit, static_argnames=("activations", "keep_prob"))
-def manual_and_autodiff(params, X, Y, l2, key, *, activations, keep_prob):
-    """``(manual, autodiff)``: :func:`jaxdnn.manual_value_and_grad` and :func:`autodiff` (with
-    respect to ``params``), each ``(J, grads)``, as one compiled program."""
-    manual = manual_value_and_grad(params, X, Y, activations, l2=l2, keep_prob=keep_prob,
-                                   key=key)
-    return manual, autodiff(params, X, Y, l2, key, activations=activations,
-                            keep_prob=keep_prob, wrt="params")
+@partial(jax.jit, static_argnames=("f",))
+def value_and_grad(params, args, *, f):
+    """``jax.value_and_grad(f)(params, *args)``: the automatic reference."""
+    return jax.value_and_grad(f)(params, *args)
 
 
-@partial(jax.jit, static_argnames=("activations", "keep_prob", "wrt", "num_directions"))
-def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *, activations,
-                       keep_prob, wrt, num_directions):
-    """Centred differences of the cost, in coordinates or along random directions, with kinks.
+@partial(jax.jit, static_argnames=("f", "num_directions"))
+def finite_differences(params, args, epsilon, directions_key, grads, *, f, num_directions):
+    """``f`` around ``params`` along every coordinate, or along random unit directions per leaf.
 
     Args:
-      params, X, Y: the problem (``Y`` suited to the output activation).
-      l2, key: the cost's L2 strength and dropout key (the masks depend on ``key`` and the shapes
-        only, so every evaluation drops the same units).
+      params: the point, any pytree of arrays.
+      args: a tuple of further arguments of ``f``, held fixed.
       epsilon: the step.
       directions_key: PRNG key of the random directions (unused in coordinate mode).
-      grads: a stack of gradient trees (of ``params``, or ``X``) to project on the directions,
-        leading axis of size G (unused in coordinate mode).
-      activations, keep_prob: static, as for :func:`jaxdnn.cost`.
-      wrt: ``"params"`` or ``"X"``, static.
+      grads: a stack of gradient trees to project on the directions, leading axis of size G
+        (unused in coordinate mode).
+      f: the scalar function ``f(params, *args)``, static.
       num_directions: None for every coordinate, else k directions per leaf, static.
 
     Returns:
-      coordinates: ``(numeric, kink)``, flat `(n,)` over the raveled variables.
-      directions: ``(numeric, kink, projections)``, `(L, k)`, `(L, k)` and `(G, L, k)` for the L
-      leaves: ``numeric[l, j] = (J(theta + eps v) - J(theta - eps v)) / (2 eps)`` for the j-th
-      unit direction ``v`` of leaf l, and ``projections[:, l, j] = <grads, v>``.
+      coordinates: ``(f(theta), values)``, with `(n, 4)` values ``f(theta + s eps e_i)`` for
+      ``s`` in :data:`STEPS` over the n raveled entries.
+      directions: ``(f(theta), values, projections)``, `(L, k, 4)` values along the j-th unit
+      direction ``v`` of leaf l and `(G, L, k)` projections ``<grads, v>``.
     """
-    variables = params if wrt == "params" else X
-    theta, unravel = ravel_pytree(variables)
-
-    def f(t):
-        p, x = (unravel(t), X) if wrt == "params" else (params, unravel(t))
-        return cost_and_kink_signs(p, x, Y, activations, l2, keep_prob, key)
-
-    def centred(step):  # theta +- step as a batch of two: one cost program, not two
-        J, signs = jax.vmap(f)(jnp.stack([theta + step, theta - step]))
-        return (J[0] - J[1]) / (2 * epsilon), _crossed(signs)
-
+    theta, unravel = ravel_pytree(params)
+    F = lambda t: f(unravel(t), *args)
     n = theta.size
     if num_directions is None:
         def coordinate(i):
-            return centred(jnp.zeros_like(theta).at[i].set(epsilon))
-        return jax.lax.map(coordinate, jnp.arange(n), batch_size=_batch(n, n))
+            return _stencil(F, theta, jnp.zeros_like(theta).at[i].set(epsilon))
+        return F(theta), jax.lax.map(coordinate, jnp.arange(n), batch_size=_batch(n, 4 * n))
 
-    leaves = jax.tree.leaves(variables)
+    leaves = jax.tree.leaves(params)
     L, k = len(leaves), num_directions
     leaf_id = jnp.asarray(np.repeat(np.arange(L), [x.size for x in leaves]))
     G = jax.vmap(lambda g: ravel_pytree(g)[0])(grads)  # (G, n)
@@ -124,58 +87,95 @@ def finite_differences(params, X, Y, l2, key, epsilon, directions_key, grads, *,
     def direction(idx):
         v = _unit_direction(jax.random.fold_in(directions_key, idx), leaf_id, idx // k,
                             theta.dtype)
-        num, kink = centred(epsilon * v)
-        return num, kink, G @ v
+        return _stencil(F, theta, epsilon * v), G @ v
 
-    num, kink, proj = jax.lax.map(direction, jnp.arange(L * k), batch_size=_batch(L * k, n, 16))
-    return num.reshape(L, k), kink.reshape(L, k), proj.T.reshape(-1, L, k)
-
-
-@partial(jax.jit, static_argnames=("activations", "cost_fn"))
-def input_gradient(params, X, Y, *, activations, cost_fn):
-    """``(dX, (J, dX_autodiff))``: ``dJ/dX`` of ``cost_fn(params, X, Y, activations)`` by
-    ``jax.grad`` (its own VJP), and :func:`autodiff` with respect to ``X``, in one program."""
-    reference = autodiff(params, X, Y, jnp.zeros((), X.dtype), None, activations=activations,
-                         keep_prob=None, wrt="X")
-    return jax.grad(cost_fn, argnums=1)(params, X, Y, activations), reference
+    values, proj = jax.lax.map(direction, jnp.arange(L * k), batch_size=_batch(L * k, 4 * n, 16))
+    return F(theta), values.reshape(L, k, len(STEPS)), proj.T.reshape(-1, L, k)
 
 
-@partial(jax.jit, static_argnames=("activations", "cost_fn", "num_directions"))
-def hessian_vector_products(params, X, Y, epsilon, directions_key, *, activations, cost_fn,
+@partial(jax.jit, static_argnames=("f", "grad_fn", "hvp", "num_directions"))
+def hessian_vector_products(params, args, epsilon, directions_key, *, f, grad_fn, hvp,
                             num_directions):
     """``H v`` three ways for k random unit directions ``v`` over all parameters.
 
+    Args:
+      params, args, epsilon, directions_key: as for :func:`finite_differences`.
+      f: the scalar function, static; autodiff's ``H v`` is ``jvp(grad f)`` (forward over reverse).
+      grad_fn: its gradient under test, ``grad_fn(params, *args)`` -> a tree like params, static.
+      hvp: how the product under test differentiates ``grad_fn``, static: ``"forward"``
+        (``jvp(grad_fn)``) or ``"reverse"`` (``grad(<grad_fn, v>)``, the transposed product).
+
     Returns:
-      ``(J, (manual, autodiff, numeric, kink))``: :func:`jaxdnn.cost` at ``params``, and `(k, n)`
-      flat products and `(k,)` kink flags, where
-      manual is reverse over reverse of ``cost_fn`` (``grad(<grad cost_fn, v>)``), autodiff is
-      forward over reverse of :func:`jaxdnn.cost` (``jvp(grad cost)``) and numeric the centred
-      difference ``(grad J(theta + eps v) - grad J(theta - eps v)) / (2 eps)`` of autodiff's
-      gradient.
+      ``(f(theta), g0, (manual, autodiff, values))``: ``g0`` the flat `(n,)` ``grad_fn(theta)``,
+      `(k, n)` flat products, and `(k, 4, n)` values ``grad_fn(theta + s eps v)`` for ``s`` in
+      :data:`STEPS`, whose centred difference is the numeric product.
     """
     theta, unravel = ravel_pytree(params)
-    grad_cost = jax.grad(lambda p: cost(p, X, Y, activations))
     flat = lambda t: ravel_pytree(t)[0]
-    grad_and_signs = jax.grad(lambda t: cost_and_kink_signs(unravel(t), X, Y, activations),
-                              has_aux=True)
+    G = lambda p: grad_fn(p, *args)
+    grad_f = jax.grad(lambda p: f(p, *args))
 
     def one(j):
         v = jax.random.normal(jax.random.fold_in(directions_key, j), theta.shape, theta.dtype)
         v = v / jnp.linalg.norm(v)
         V = unravel(v)
-        inner = lambda p: sum(jnp.vdot(a, b) for a, b in zip(
-            jax.tree.leaves(jax.grad(cost_fn)(p, X, Y, activations)), jax.tree.leaves(V)))
-        manual = flat(jax.grad(inner)(params))
-        auto = flat(jax.jvp(grad_cost, (params,), (V,))[1])
-        # theta +- eps v as a batch of two: one gradient (and sign pattern) program, not four
-        g, signs = jax.vmap(grad_and_signs)(jnp.stack([theta + epsilon * v,
-                                                       theta - epsilon * v]))
-        numeric = (g[0] - g[1]) / (2 * epsilon)
-        kink = _crossed(signs)
-        return manual, auto, numeric, kink
+        if hvp == "forward":
+            manual = flat(jax.jvp(G, (params,), (V,))[1])
+        else:
+            manual = flat(jax.grad(lambda p: jnp.vdot(flat(G(p)), v))(params))
+        auto = flat(jax.jvp(grad_f, (params,), (V,))[1])
+        return manual, auto, _stencil(lambda t: flat(G(unravel(t))), theta, epsilon * v)
 
-    return cost(params, X, Y, activations), jax.lax.map(
-        one, jnp.arange(num_directions), batch_size=_batch(num_directions, theta.size, 8))
+    products = jax.lax.map(one, jnp.arange(num_directions),
+                           batch_size=_batch(num_directions, 4 * theta.size, 8))
+    return f(params, *args), flat(G(params)), products
+
+
+def centred(values, epsilon):
+    """The course's centred difference ``(f(theta + h) - f(theta - h)) / (2 eps)`` from the
+    `(..., 4)` values at :data:`STEPS`, in float64."""
+    v = np.asarray(values, np.float64)
+    return (v[..., 0] - v[..., 1]) / (2 * epsilon)
+
+
+def kinks(f0, values, epsilon: float, atol: float):
+    """Which centred differences straddle a kink of the function, without knowing the function.
+
+    From ``f0 = f(theta)`` and ``f(theta + s h)`` for ``s = 1, -1, 2, -2`` (``values[..., :]``,
+    ``|h| = eps``): the one-sided differences disagree by ``D = (f(+1) - 2 f0 + f(-1)) / eps``.
+    For a smooth f that is ``eps f''``, for a kink inside the step with slopes differing by ``s``
+    it is ``s (1 - delta / eps)`` (``delta`` the kink's distance from theta): a kink makes ``D`` a
+    slope, not a curvature. A smooth f keeps two relations that a kink breaks:
+
+        T1 = D(2 eps) - 2 D(eps) = eps^3 f'''' / 2            (kink: s (1.5 delta / eps - 1))
+        T2 = C(2 eps) - C(eps)   = eps^2 f''' / 2             (kink: s delta / (4 eps))
+
+    with ``C`` the centred difference. An entry is a kink when ``|D| > 2 atol`` and ``|T1| >
+    |D| / 4 + atol`` or ``|T2| > |D| / 10 + atol / 4``: ``atol = 16 u max(|f|, 1) / eps`` is the
+    round-off of one centred difference, a smooth part makes ``T1`` and ``T2`` a small fraction
+    of ``D`` (``eps^2`` and ``eps`` times ratios of derivatives), and below ``2 atol`` a kink moves
+    the centred difference by less than ``atol``. Between them the two tests flag a kink at every
+    distance inside the step (``T1`` below ``delta = 0.6 eps``, ``T2`` above ``0.29 eps``). A kink
+    between ``eps`` and ``2 eps``, which does not touch the centred difference, is flagged too when
+    the curvature alone makes ``|D| > 2 atol``: five values cannot always tell it from one inside
+    the step, and a flag only leaves the entry out of the comparison with the finite differences.
+
+    Args:
+      f0: ``f(theta)``, broadcastable against ``values[..., 0]``.
+      values: `(..., 4)` the values at the steps.
+      epsilon: the step ``|h|``.
+      atol: the centred difference's round-off.
+
+    Returns:
+      a boolean array of shape ``values.shape[:-1]``.
+    """
+    v, f0 = np.asarray(values, np.float64), np.asarray(f0, np.float64)
+    p1, m1, p2, m2 = (v[..., i] for i in range(4))
+    D = (p1 - 2 * f0 + m1) / epsilon
+    T1 = (p2 - 4 * p1 + 6 * f0 - 4 * m1 + m2) / (2 * epsilon)
+    T2 = (p2 - 2 * p1 + 2 * m1 - m2) / (4 * epsilon)
+    return (np.abs(D) > 2 * atol) & ((np.abs(T1) > np.abs(D) / 4 + atol)
+                                     | (np.abs(T2) > np.abs(D) / 10 + atol / 4))
 
 
 def numeric_grad(f, params, epsilon=1e-7, batch_size=256):

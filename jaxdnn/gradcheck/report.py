@@ -10,9 +10,9 @@ with a reference ``r`` (autodiff, or the finite differences) when::
 :func:`jaxdnn.gradcheck.tolerances`): a gradient smaller than that cannot be told from zero by
 differencing the cost, so a leaf whose true gradient is 0 (a dead relu layer) passes instead of
 showing a relative difference of 1 against round-off. Entries whose centred difference straddles a
-relu/leaky_relu kink are left out of the comparison with the finite differences (they are not
-valid there) and listed as kinks; they are still compared with autodiff. A leaf passes when it
-agrees with both references.
+kink of the function (see :func:`jaxdnn.gradcheck.numeric.kinks`) are left out of the comparison
+with the finite differences (they are not valid there), and of the overall figure, and listed as
+kinks; they are still compared with autodiff. A leaf passes when it agrees with both references.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class LeafCheck:
     In coordinate mode the compared entries are the leaf's own entries and indices are positions
     in the leaf; in random-direction mode they are the k directional derivatives ``<g, v_j>`` and
     an index is ``(j,)``. ``kinks`` lists the entries whose centred difference straddles a
-    relu/leaky_relu kink (left out of the comparison with the finite differences).
+    kink of the function (left out of the comparison with the finite differences).
     """
 
     path: str
@@ -115,14 +115,15 @@ def compare_leaf(path, shape, g, a, n, kink, *, threshold, atol_autodiff, atol_n
 class GradCheckReport:
     """Per-leaf and overall differences; ``str(report)`` is a table, ``report.to_json()`` JSON.
 
-    ``of`` says what was differentiated: ``"dJ/dparams"``, ``"dJ/dX"`` or ``"Hessian-vector"``;
+    ``of`` says what was differentiated: ``"gradient"`` (:func:`jaxdnn.gradcheck.check`),
+    ``"dJ/dparams"``, ``"dJ/dX"`` or ``"Hessian-vector"``;
     ``mode`` is ``"coordinates"`` (every entry perturbed, the course's check) or ``"directions"``
     (``num_directions`` random unit directions per leaf).
     """
 
     leaves: tuple[LeafCheck, ...]
     manual_vs_autodiff: float  # over all entries at once
-    manual_vs_numeric: float  # the course's single "difference" (all entries, kinks included)
+    manual_vs_numeric: float  # the course's single "difference" (all entries but kinks)
     epsilon: float
     threshold: float
     of: str = "dJ/dparams"
@@ -193,7 +194,7 @@ class GradCheckReport:
                 shown = ", ".join(where(i) for i in leaf.kinks[:8])
                 more = f" and {len(leaf.kinks) - 8} more" if len(leaf.kinks) > 8 else ""
                 lines.append(f"kink: {leaf.path} at {shown}{more}: the centred difference "
-                             "straddles a relu/leaky_relu kink, so it is not compared there")
+                             "straddles a kink of the function, so it is not compared there")
         verdict = "PASSED" if self.passed else f"FAILED on {', '.join(self.failed_leaves)}"
         lines += [
             "",

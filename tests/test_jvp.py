@@ -1,0 +1,134 @@
+"""Forward mode by hand: the blocks equal jax.jvp of the forward blocks, and cost_with_manual_jvp
+gives jaxdnn.cost's jvp, jacfwd, linearize, hessian and grad on drawn architectures (float64)."""
+
+import jax
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import jaxdnn
+from jaxdnn.activations import ACTIVATIONS, HIDDEN, OUTPUTS
+
+from .conftest import as_jax, assert_trees_close, random_params
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def tangent_like(rng, tree):
+    return jax.tree.map(lambda x: as_jax(rng.standard_normal(np.shape(x)), np.float64), tree)
+
+
+def labels(rng, output, n, m):
+    if output == "softmax":
+        return as_jax(np.eye(n)[:, rng.integers(0, n, m)], np.float64)
+    if output == "linear":
+        return as_jax(rng.standard_normal((n, m)), np.float64)
+    return as_jax(rng.uniform(size=(n, m)) > 0.5, np.float64)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_the_layer_blocks_equal_jax_jvp_of_the_forward_blocks(activation):
+    rng = np.random.default_rng(1)
+    primals = (as_jax(rng.standard_normal((3, 4)), np.float64),
+               as_jax(rng.standard_normal((2, 3)), np.float64),
+               as_jax(rng.standard_normal((2, 1)), np.float64))
+    tangents = tangent_like(rng, primals)
+    Z, dZ = jaxdnn.linear_jvp(primals, tangents)
+    assert_trees_close((Z, dZ), jax.jvp(lambda *p: jaxdnn.linear_forward(*p)[0], primals,
+                                        tangents), **TOL, what="linear_jvp")
+    (A, dA), (Z2, dZ2) = jaxdnn.linear_activation_jvp(primals, tangents, activation)
+    expected = jax.jvp(lambda *p: jaxdnn.linear_activation_forward(*p, activation)[0], primals,
+                       tangents)
+    assert_trees_close((A, dA), expected, **TOL, what=f"linear_activation_jvp {activation}")
+    assert_trees_close((Z2, dZ2), (Z, dZ), rtol=0, what="its (Z, dZ)")
+
+
+def test_the_network_pass_equals_jax_jvp_of_forward_with_dropout():
+    rng = np.random.default_rng(2)
+    params = random_params(rng, [3, 4, 3, 2], np.float64)
+    X = as_jax(rng.standard_normal((3, 5)), np.float64)
+    acts, key = ("relu", "tanh", "softmax"), jax.random.key(3)
+    dparams, dX = tangent_like(rng, params), tangent_like(rng, X)
+    (AL, dAL), _ = jaxdnn.forward_jvp(params, X, acts, dparams, dX, keep_prob=0.7, key=key)
+    expected = jax.jvp(lambda p, x: jaxdnn.forward(p, x, acts, keep_prob=0.7, key=key)[0],
+                       (params, X), (dparams, dX))
+    assert_trees_close((AL, dAL), expected, **TOL, what="forward_jvp")
+    with pytest.raises(ValueError, match="dX must have the shape of X"):
+        jaxdnn.forward_jvp(params, X, acts, dparams, dX[:, :2])
+
+
+def architectures(count=21, seed=0):
+    """``count`` drawn networks, the outputs in turn, a third with L2 and a third with dropout."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        output = OUTPUTS[i % 3]
+        L = int(rng.integers(1, 4))
+        dims = [int(d) for d in rng.integers(1, 4, L + 1)]
+        if output == "softmax":
+            dims[-1] = max(dims[-1], 2)
+        acts = (*(str(a) for a in rng.choice(HIDDEN, L - 1)), output)
+        m = int(rng.integers(2, 4))
+        reg = {}
+        if i % 3 == 1:
+            reg["l2"] = 0.3
+        if i % 3 == 2 and L > 1:
+            reg.update(keep_prob=0.75, key=jax.random.key(i))
+        params = random_params(rng, dims, np.float64)
+        params = [dict(p, b=as_jax(rng.standard_normal(np.shape(p["b"])), np.float64))
+                  for p in params]
+        X = as_jax(rng.standard_normal((dims[0], m)), np.float64)
+        yield params, X, labels(rng, output, dims[-1], m), acts, reg, rng
+
+
+def transformations(cost, acts, reg, primals, tangents):
+    """jvp, jacfwd, linearize, hessian and grad of ``cost`` with respect to params, X and Y."""
+    f = lambda p, x, y: cost(p, x, y, acts, **reg)
+    args = (0, 1, 2)
+    J, lin = jax.linearize(f, *primals)
+    return {"jvp": jax.jvp(f, primals, tangents), "jacfwd": jax.jacfwd(f, args)(*primals),
+            "linearize": (J, lin(*tangents)), "hessian": jax.hessian(f, (0, 1))(*primals),
+            "grad": jax.grad(f, args)(*primals)}
+
+
+def test_every_transformation_of_the_manual_jvp_cost_equals_that_of_the_cost():
+    """On 21 drawn architectures (7 per output), all compiled as one program."""
+    problems = [(acts, reg, (params, X, Y), tangent_like(rng, (params, X, Y)))
+                for params, X, Y, acts, reg, rng in architectures()]
+    assert {acts[-1] for acts, *_ in problems} == set(OUTPUTS)
+
+    @jax.jit
+    def both(data):
+        return [(transformations(jaxdnn.cost_with_manual_jvp, acts, reg, *d),
+                 transformations(jaxdnn.cost, acts, reg, *d))
+                for (acts, reg, *_), d in zip(problems, data)]
+
+    results = both([(primals, tangents) for _, _, primals, tangents in problems])
+    for (acts, reg, *_), (manual, auto) in zip(problems, results):
+        for name in manual:
+            assert_trees_close(manual[name], auto[name], **TOL, what=f"{name} {acts} {reg}")
+
+
+def test_the_l2_strength_has_its_tangent():
+    params, X, Y, acts, _, rng = next(architectures(seed=4))
+    manual = jax.jvp(lambda l2: jaxdnn.cost_with_manual_jvp(params, X, Y, acts, l2=l2),
+                     (0.3,), (1.0,))
+    auto = jax.jvp(lambda l2: jaxdnn.cost(params, X, Y, acts, l2=l2), (0.3,), (1.0,))
+    assert_trees_close(manual, auto, **TOL, what="d/dl2")
+
+
+def test_check_grads_of_the_manual_jvp_cost_in_both_modes_to_second_order(output="softmax"):
+    rng = np.random.default_rng(5)
+    params = random_params(rng, [3, 3, 2], np.float64)
+    X = as_jax(rng.standard_normal((3, 4)), np.float64)
+    Y = labels(rng, output, 2, 4)
+    cost = lambda p, x: jaxdnn.cost_with_manual_jvp(p, x, Y, ("tanh", output))
+    check_grads(cost, (params, X), order=2, modes=("fwd", "rev"))
+
+
+def test_under_jit_and_with_bad_input():
+    params, X, Y, acts, _, rng = next(architectures(seed=6))
+    f = jax.jit(jax.grad(jaxdnn.cost_with_manual_jvp), static_argnums=3)
+    assert_trees_close(f(params, X, Y, acts), jax.grad(jaxdnn.cost)(params, X, Y, acts), **TOL,
+                       what="jit(grad)")
+    with pytest.raises(ValueError):
+        jaxdnn.cost_with_manual_jvp(params, X, Y[0], acts)
