@@ -16,7 +16,6 @@ from jaxdnn.gradcheck import (
     check,
     hessian_check,
     input_gradient_check,
-    numeric,
     numeric_grad,
     relative_difference,
     slip_probability,
