@@ -1,5 +1,6 @@
 """Test configuration: float64 available, and silent rank promotion is an error."""
 
+import contextlib
 import os
 import pathlib
 
@@ -133,6 +134,26 @@ def once_per_session(request, tmp_path_factory, name, produce):
     if status != "0":
         pytest.fail(f"{name} failed:\n{log}")
     return out
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """A list that collects one entry per XLA compile (of any function) inside the block.
+
+    Built on ``jax.monitoring``: JAX records a ``/jax/core/compile/backend_compile_duration``
+    event each time it hands a program to XLA, and never when a cached executable runs.
+    """
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield compiles
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def he_params(dims, seed=0, dtype="float64"):
