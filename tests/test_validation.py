@@ -30,7 +30,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import jaxdnn
@@ -564,7 +563,6 @@ FIT_CONTROLS = [  # (name, settings, m)
      dict(batch_size=5, key=KEY, grad="autodiff", check_finite=True, learning_rate=0.1), 5),
     ("NumPy int settings", dict(num_iterations=np.int64(2), batch_size=np.int32(2), key=KEY), 5),
     ("chunk_size larger than num_iterations", dict(chunk_size=10), 5),
-    ("optax optimizer", dict(optimizer=optax.sgd(0.1, momentum=0.9)), 5),
     ("minibatch with a legacy uint32 key", dict(batch_size=3, key=jax.random.PRNGKey(1)), 5),
 ]
 
