@@ -54,20 +54,6 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
-_COMPILES = [0]
-jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **_: _COMPILES.__setitem__(0, _COMPILES[0] + 1)
-    if event == "/jax/core/compile/backend_compile_duration" else None)
-
-
-@contextlib.contextmanager
-def count_compiles():
-    """Count the XLA compiles in the block (``jax.monitoring``'s backend-compile events):
-    ``with count_compiles() as n: ...``, then ``n()`` is the count."""
-    start = _COMPILES[0]
-    yield lambda: _COMPILES[0] - start
-
-
 def pytest_report_header(config):
     return f"XLA_FLAGS: {XLA_FLAGS}"
 
@@ -148,6 +134,26 @@ def once_per_session(request, tmp_path_factory, name, produce):
     if status != "0":
         pytest.fail(f"{name} failed:\n{log}")
     return out
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """A list that collects one entry per XLA compile (of any function) inside the block.
+
+    Built on ``jax.monitoring``: JAX records a ``/jax/core/compile/backend_compile_duration``
+    event each time it hands a program to XLA, and never when a cached executable runs.
+    """
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield compiles
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def he_params(dims, seed=0, dtype="float64"):

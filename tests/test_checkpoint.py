@@ -177,16 +177,20 @@ def test_file_is_plain_npz_with_json_manifest(tmp_path):
 # bad files: each raises CheckpointError naming the path and the problem
 
 
+class RawManifest(str):
+    """An ``edit_manifest`` that returns one of these replaces the manifest's text by it."""
+
+
 def rewrite(path, edit_manifest=None, edit_arrays=None):
     """Rewrite a checkpoint with a manipulated manifest and/or arrays (a valid zip again)."""
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     manifest = json.loads(arrays["manifest"].tobytes().decode("utf-8"))
-    if edit_manifest:
-        edit_manifest(manifest)
+    text = edit_manifest(manifest) if edit_manifest else None
     if edit_arrays:
         edit_arrays(arrays)
-    arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode("utf-8"), np.uint8)
+    text = text if isinstance(text, RawManifest) else json.dumps(manifest)
+    arrays["manifest"] = np.frombuffer(text.encode("utf-8"), np.uint8)
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 
@@ -208,10 +212,12 @@ def test_directory_instead_of_file(tmp_path):
     expect_error(tmp_path, "is a directory")
 
 
-def test_truncated_file(tmp_path):
+@pytest.mark.parametrize("keep", [lambda n: n // 2, lambda n: n - 1],
+                         ids=["first-half", "all-but-the-last-byte"])
+def test_truncated_file(tmp_path, keep):
     path, _, _ = write(tmp_path)
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+    path.write_bytes(data[: keep(len(data))])
     expect_error(path, "truncated or not a jaxdnn checkpoint")
 
 
@@ -274,8 +280,104 @@ def test_npy_file(tmp_path):
     expect_error(path, "not a jaxdnn checkpoint")
 
 
-@pytest.mark.parametrize("content", [b"iteration,cost\n0,0.69\n", b"", b"PK"],
-                         ids=["text", "empty", "two-bytes"])
+def _set(*keys_and_value):
+    """An edit that sets ``manifest[k0][k1]... = value``."""
+    *keys, value = keys_and_value
+
+    def edit(manifest):
+        node = manifest
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return edit
+
+
+def _pop(*keys):
+    """An edit that deletes ``manifest[k0][k1]...``."""
+    def edit(manifest):
+        node = manifest
+        for k in keys[:-1]:
+            node = node[k]
+        del node[keys[-1]]
+    return edit
+
+
+CRAFTED_MANIFESTS = [  # (name, edit, a phrase of the message)
+    ("a JSON list", lambda m: RawManifest("[1, 2]"), "manifest is not a JSON object"),
+    ("nested 100000 deep", lambda m: RawManifest("[" * 100000), "corrupted manifest"),
+    ("version true", _set("version", True), "format version True"),
+    ("arrays a str", _set("arrays", "abc"), "corrupted manifest"),
+    ("array entry a str", _set("arrays", 0, "abc"), "corrupted manifest"),
+    ("array entry without key", _pop("arrays", 0, "key"), "corrupted manifest"),
+    ("array entry without path", _pop("arrays", 0, "path"), "corrupted manifest"),
+    ("array dtype object", _set("arrays", 0, "dtype", "object"), "the manifest says object"),
+    ("array dtype a dict", _set("arrays", 0, "dtype", {"a": 1}), "corrupted manifest"),
+    ("array shape an int", _set("arrays", 0, "shape", 5), "corrupted manifest"),
+    ("array key a list", _set("arrays", 0, "key", ["x"]), "corrupted manifest"),
+    ("array key unknown", _set("arrays", 0, "key", "nope"), "array 'nope' is missing"),
+    ("array path a list", _set("arrays", 0, "path", ["x"]), "corrupted manifest"),
+    ("checksum an int", _set("checksum", "hex", 5), "checksum mismatch"),
+    ("checksum algorithm md5", _set("checksum", "algorithm", "md5"), "corrupted manifest"),
+    ("no checksum", _pop("checksum"), "corrupted manifest"),
+    ("iteration a str", _set("iteration", "3"), "bad config, iteration or costs"),
+    ("iteration a float", _set("iteration", 3.0), "bad config, iteration or costs"),
+    ("iteration negative", _set("iteration", -5), "bad config, iteration or costs"),
+    ("config a list", _set("config", [1]), "bad config, iteration or costs"),
+    ("config missing", _pop("config"), "bad config, iteration or costs"),
+]
+
+
+@pytest.mark.parametrize("name,edit,problem", CRAFTED_MANIFESTS,
+                         ids=[r[0] for r in CRAFTED_MANIFESTS])
+def test_a_crafted_manifest_is_refused(tmp_path, name, edit, problem):
+    path, _, _ = write(tmp_path)
+    rewrite(path, edit_manifest=edit)
+    expect_error(path, problem)
+
+
+def _zip_regions(raw):
+    """Byte offsets worth flipping, by region: every byte of the first local header, of the first
+    central-directory record and of the end record, and every 97th byte of the members."""
+    lh, cd, eocd = raw.index(b"PK\x03\x04"), raw.index(b"PK\x01\x02"), raw.rindex(b"PK\x05\x06")
+    headers = {"local header": range(lh + 4, lh + 30), "central directory": range(cd + 4, cd + 46),
+               "end record": range(eocd + 4, eocd + 22)}
+    taken = {o for r in headers.values() for o in r}
+    return {**headers, "members": [o for o in range(30, cd, 97) if o not in taken]}
+
+
+@pytest.mark.parametrize("region", ["local header", "central directory", "end record", "members"])
+def test_a_flipped_byte_fails_clearly_or_returns_the_saved_data(tmp_path, region):
+    path, _, _ = write(tmp_path)
+    raw = path.read_bytes()
+    good = load(path)
+    flipped = tmp_path / "flipped.npz"
+    for offset in _zip_regions(raw)[region]:
+        data = bytearray(raw)
+        data[offset] ^= 0xFF
+        flipped.write_bytes(bytes(data))
+        try:
+            loaded = load(flipped)
+        except CheckpointError as e:
+            assert str(flipped) in str(e), f"offset {offset}: {e}"
+            continue
+        # a flip the zip format ignores (a timestamp, a field zipfile does not read) is harmless
+        # only if exactly the saved data comes back
+        what = f"offset {offset}: "
+        assert_bitwise_equal((loaded.params, loaded.opt_state), (good.params, good.opt_state), what)
+        assert (loaded.config, loaded.iteration) == (good.config, good.iteration), what
+        assert loaded.costs.tobytes() == good.costs.tobytes(), what
+        assert loaded.metrics.keys() == good.metrics.keys(), what
+
+
+@pytest.mark.parametrize("path", [None, ["a.npz"]], ids=["None", "a list"])
+def test_load_rejects_a_path_that_is_not_one(path):
+    with pytest.raises(TypeError, match=r"str|path"):
+        load(path)
+
+
+@pytest.mark.parametrize("content", [b"iteration,cost\n0,0.69\n", b"", b"PK",
+                                     b"PK\x03\x04" + b"\0" * 100],
+                         ids=["text", "empty", "two-bytes", "zip-magic-then-zeros"])
 def test_text_or_empty_file(tmp_path, content):
     path = tmp_path / "notes.npz"
     path.write_bytes(content)
@@ -375,24 +477,68 @@ def test_metrics_round_trip(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # save's own checks
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"config": {"f": object()}}, TypeError, "JSON"),
-    ({"config": {"nan": float("nan")}}, TypeError, "JSON"),
-    ({"config": [1, 2]}, TypeError, "config must be a dict"),
-    ({"iteration": -1}, ValueError, "iteration"),
-    ({"iteration": 1.5}, TypeError, "iteration"),
-    ({"costs": np.zeros((2, 2, 2))}, ValueError, "costs"),
-    ({"costs": np.array(["a"])}, ValueError, "costs"),
-    ({"opt_state": jax.random.key(0)}, TypeError, "PRNG key"),
-    ({"opt_state": "adam"}, TypeError, "str"),
-], ids=["config-object", "config-nan", "config-list", "iteration-negative", "iteration-float",
-        "costs-3d", "costs-str", "prng-key", "string-leaf"])
-def test_save_rejects_bad_arguments(tmp_path, kwargs, error, match):
-    args = {"params": make_params(0, jnp.float32), "opt_state": None, "config": {},
-            "costs": np.zeros(3), "iteration": 0, **kwargs}
+SAVE_MUTATIONS = [  # (name, kwargs, error, match)
+    ("path None", {"path": None}, TypeError, r"str|path"),
+    ("path int", {"path": 5}, TypeError, r"str|path"),
+    ("params str leaf", {"params": [{"W": "W"}]}, TypeError, r"params.*str"),
+    ("opt_state str leaf", {"opt_state": "adam"}, TypeError, "str"),
+    ("params object leaf", {"params": [{"W": object()}]}, TypeError, r"params"),
+    ("params object array", {"params": [{"W": np.array([object()])}]}, TypeError, r"params"),
+    ("params structured array", {"params": [{"W": np.zeros(2, dtype=[("a", "f8")])}]},
+     TypeError, r"params"),
+    ("params str array", {"params": [{"W": np.array(["a"])}]}, TypeError, r"params"),
+    ("params bytes array", {"params": [{"W": np.array([b"ab"])}]}, TypeError, r"params"),
+    ("params datetime array", {"params": [{"W": np.array(["2020-01-01"], "datetime64[D]")}]},
+     TypeError, r"params"),
+    ("params a set", {"params": {1, 2}}, TypeError, r"params"),
+    ("params a function", {"params": [jnp.tanh]}, TypeError, r"params"),
+    ("opt_state PRNG key", {"opt_state": jax.random.key(0)}, TypeError, "PRNG key"),
+    ("config object", {"config": {"f": object()}}, TypeError, "JSON"),
+    ("config NaN", {"config": {"nan": float("nan")}}, TypeError, "JSON"),
+    ("config tuple key", {"config": {(1, 2): 3}}, TypeError, r"config"),
+    ("config list", {"config": [1, 2]}, TypeError, "config must be a dict"),
+    ("config None", {"config": None}, TypeError, "config must be a dict"),
+    ("iteration negative", {"iteration": -1}, ValueError, "iteration"),
+    ("iteration float", {"iteration": 1.5}, TypeError, "iteration"),
+    ("iteration bool", {"iteration": True}, TypeError, "iteration"),
+    ("iteration None", {"iteration": None}, TypeError, "iteration"),
+    ("iteration str", {"iteration": "3"}, TypeError, "iteration"),
+    ("costs 3-D", {"costs": np.zeros((2, 2, 2))}, ValueError, "costs"),
+    ("costs 0-D", {"costs": np.zeros(())}, ValueError, "costs"),
+    ("costs str array", {"costs": np.array(["a"])}, ValueError, "costs"),
+    ("costs str", {"costs": "abc"}, TypeError, "costs"),
+    ("costs None", {"costs": None}, TypeError, "costs"),
+    ("costs complex", {"costs": np.zeros(2, complex)}, ValueError, "costs"),
+    ("costs bool", {"costs": np.array([True])}, ValueError, "costs"),
+    ("costs ragged list", {"costs": [[1.0], [1.0, 2.0]]}, ValueError, "costs"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, error, match", SAVE_MUTATIONS,
+                         ids=[r[0] for r in SAVE_MUTATIONS])
+def test_save_rejects_bad_arguments(tmp_path, name, kwargs, error, match):
+    args = {"path": tmp_path / "c.npz", "params": make_params(0, jnp.float32), "opt_state": None,
+            "config": {}, "costs": np.zeros(3), "iteration": 0, **kwargs}
     with pytest.raises(error, match=match):
-        save(tmp_path / "c.npz", **args)
+        save(**args)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_takes_none_params_list_costs_numpy_iterations_and_nan_costs(tmp_path):
+    """What a diverged or unusual run may hand ``save``: all of it comes back as given."""
+    cases = [dict(params=None, costs=np.zeros(3), iteration=3),
+             dict(params=make_params(0, jnp.float32), costs=[1.0, 2.0], iteration=np.int64(2)),
+             dict(params=make_params(0, jnp.float32), costs=np.array([1.0, np.nan]), iteration=4)]
+    for i, case in enumerate(cases):
+        path = save(tmp_path / f"c{i}.npz", case["params"], None, {}, case["costs"],
+                    case["iteration"])
+        ckpt = load(path, like=(case["params"], None))
+        if case["params"] is None:
+            assert ckpt.params is None
+        else:
+            assert_bitwise_equal(ckpt.params, case["params"], f"case {i} params")
+        np.testing.assert_array_equal(ckpt.costs, np.asarray(case["costs"]))  # NaN == NaN here
+        assert ckpt.iteration == case["iteration"] and type(ckpt.iteration) is int
 
 
 def test_save_refuses_tracers(tmp_path):

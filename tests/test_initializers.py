@@ -53,21 +53,71 @@ def test_vmap_over_keys_stacks_models():
                                   jaxdnn.init_params(keys[2], [3, 4, 1])[0]["W"])
 
 
-@pytest.mark.parametrize("dims,error,match", [
-    ([5], ValueError, "at least two entries"),
-    ([], ValueError, "at least two entries"),
-    ([5, 0, 1], ValueError, r"layer_dims\[1\] must be positive, got 0"),
-    ([5, -3, 1], ValueError, r"layer_dims\[1\] must be positive, got -3"),
-    ([5, 2.5, 1], TypeError, r"layer_dims\[1\] must be an int"),
-    (7, TypeError, "sequence of ints"),
-])
-def test_bad_layer_dims(dims, error, match):
+KEY = jax.random.key(0)
+
+INIT_MUTATIONS = [  # (name, kwargs for init_params(key, layer_dims, method, dtype), error, match)
+    ("key int", dict(key=0), TypeError, r"key"),
+    ("key None", dict(key=None), TypeError, r"key"),
+    ("key str", dict(key="key"), TypeError, r"key"),
+    ("key float array", dict(key=jnp.zeros(2)), TypeError, r"key"),
+    ("batch of keys", dict(key=jax.random.split(KEY, 2)), ValueError, r"key"),
+    ("layer_dims empty", dict(layer_dims=[]), ValueError, r"at least two entries"),
+    ("layer_dims one entry", dict(layer_dims=[5]), ValueError, r"at least two entries"),
+    ("layer_dims zero", dict(layer_dims=[5, 0, 1]), ValueError,
+     r"layer_dims\[1\] must be positive, got 0"),
+    ("layer_dims negative", dict(layer_dims=[5, -3, 1]), ValueError,
+     r"layer_dims\[1\] must be positive, got -3"),
+    ("layer_dims float", dict(layer_dims=[5, 2.5, 1]), TypeError,
+     r"layer_dims\[1\] must be an int"),
+    ("layer_dims integral float", dict(layer_dims=[3.0, 1]), TypeError, r"layer_dims"),
+    ("layer_dims str entries", dict(layer_dims=["3", "1"]), TypeError, r"layer_dims"),
+    ("layer_dims bool", dict(layer_dims=[True, 1]), TypeError, r"layer_dims"),
+    ("layer_dims None entry", dict(layer_dims=[3, None]), TypeError, r"layer_dims"),
+    ("layer_dims None", dict(layer_dims=None), TypeError, r"layer_dims"),
+    ("layer_dims int", dict(layer_dims=7), TypeError, r"sequence of ints"),
+    ("layer_dims str", dict(layer_dims="31"), TypeError, r"layer_dims"),
+    ("layer_dims nested", dict(layer_dims=[[3], [1]]), TypeError, r"layer_dims"),
+    ("layer_dims 2-D array", dict(layer_dims=np.array([[3, 1]])), ValueError, r"layer_dims"),
+    ("layer_dims a set", dict(layer_dims={3, 1}), TypeError, r"layer_dims"),
+    ("method unknown", dict(method="glorot"), ValueError, r"unknown init method 'glorot'"),
+    ("method upper case", dict(method="HE"), ValueError, r"method"),
+    ("method None", dict(method=None), ValueError, r"method"),
+    ("method int", dict(method=1), ValueError, r"method"),
+    ("method list", dict(method=["he"]), ValueError, r"method"),
+    ("dtype int32", dict(dtype=jnp.int32), TypeError, r"dtype must be floating, got int32"),
+    ("dtype bool", dict(dtype=bool), TypeError, r"dtype"),
+    ("dtype complex64", dict(dtype=jnp.complex64), TypeError, r"dtype"),
+    ("dtype object", dict(dtype=object), TypeError, r"dtype"),
+    ("dtype 'banana'", dict(dtype="banana"), TypeError, r"dtype|data type"),
+    ("dtype 5", dict(dtype=5), TypeError, r"dtype|data type"),
+]
+
+
+def _init(**kw):
+    args = dict(key=KEY, layer_dims=[3, 4, 1], method="he", dtype=jnp.float32)
+    args.update(kw)
+    return jaxdnn.init_params(args["key"], args["layer_dims"], args["method"], args["dtype"])
+
+
+@pytest.mark.parametrize("name,kw,error,match", INIT_MUTATIONS, ids=[r[0] for r in INIT_MUTATIONS])
+def test_init_params_rejects_bad_arguments(name, kw, error, match):
     with pytest.raises(error, match=match):
-        jaxdnn.init_params(jax.random.key(0), dims)
+        _init(**kw)
 
 
-def test_bad_method_and_dtype():
-    with pytest.raises(ValueError, match="unknown init method 'glorot'"):
-        jaxdnn.init_params(jax.random.key(0), [2, 1], "glorot")
-    with pytest.raises(TypeError, match="dtype must be floating, got int32"):
-        jaxdnn.init_params(jax.random.key(0), [2, 1], dtype=jnp.int32)
+INIT_CONTROLS = [
+    ("legacy uint32 key", dict(key=jax.random.PRNGKey(0)), [(4, 3), (1, 4)]),
+    ("NumPy layer_dims", dict(layer_dims=np.array([3, 1])), [(1, 3)]),
+    ("tuple layer_dims of NumPy ints", dict(layer_dims=(np.int64(2), np.int8(1))), [(1, 2)]),
+    ("float16", dict(dtype=jnp.float16, method="large"), [(4, 3), (1, 4)]),
+    ("dtype given as a string", dict(dtype="float64", method="xavier"), [(4, 3), (1, 4)]),
+    ("width 1", dict(layer_dims=[1, 1, 1, 1], method="small"), [(1, 1)] * 3)]
+
+
+@pytest.mark.parametrize("name,kw,shapes", INIT_CONTROLS, ids=[r[0] for r in INIT_CONTROLS])
+def test_init_params_accepts_valid_extreme_arguments(name, kw, shapes):
+    params = _init(**kw)
+    assert [p["W"].shape for p in params] == shapes, name
+    for leaf in jax.tree.leaves(params):
+        assert leaf.dtype == jnp.dtype(kw.get("dtype", jnp.float32)), name
+        assert np.isfinite(np.asarray(leaf, np.float64)).all(), name

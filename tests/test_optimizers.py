@@ -19,7 +19,7 @@ from jaxdnn.optimizers import (
     rmsprop,
 )
 
-from .conftest import assert_trees_close
+from .conftest import assert_trees_close, count_compiles
 
 DIMS = (3, 4, 1)
 
@@ -325,15 +325,77 @@ def test_update_rejects_grads_not_shaped_like_state(name):
         opt.update(bad, state)
 
 
-def test_gd_update_rejects_mismatched_trees():
-    params = make_params(15, jnp.float64)
-    with pytest.raises(ValueError, match="same structure"):
-        gd_update(params, params[:1], 0.1)
-    with pytest.raises(ValueError, match="same structure"):
-        gd_update(params, [{"W": p["W"]} for p in params], 0.1)
-    wrong_shape = [params[0], {"W": params[1]["W"].T, "b": params[1]["b"]}]
-    with pytest.raises(ValueError, match=r"\[1\]\['W'\] has shape"):
-        gd_update(params, wrong_shape, 0.1)
+def layer(tree, l, **changes):
+    """``tree`` with layer ``l``'s dict updated (``None`` deletes a key)."""
+    tree = [dict(d) for d in tree]
+    for k, v in changes.items():
+        if v is None:
+            tree[l].pop(k)
+        else:
+            tree[l][k] = v
+    return tree
+
+
+def _gd(grads_fn=lambda g: g, lr=0.1, params_fn=lambda p: p):
+    def run():
+        params = make_params(15, jnp.float64)
+        grads = at(grad_sequence(16, params, 1), 0)
+        return gd_update(params_fn(params), grads_fn(grads), lr)
+    return run
+
+
+GD_MUTATIONS = [  # (name, call, error, match)
+    ("grads missing b", _gd(lambda g: layer(g, 1, b=None)), ValueError, r"same structure"),
+    ("grads without any b", _gd(lambda g: [{"W": d["W"]} for d in g]), ValueError,
+     r"same structure"),
+    ("grads extra key", _gd(lambda g: layer(g, 0, gamma=g[0]["b"])), ValueError, r"grads"),
+    ("grads dW/db keys", _gd(lambda g: [{"dW": d["W"], "db": d["b"]} for d in g]), ValueError,
+     r"grads"),
+    ("grads W transposed", _gd(lambda g: layer(g, 0, W=g[0]["W"].T)), ValueError,
+     r"grads\[0\]\['W'\] has shape \(3, 4\), expected \(4, 3\)"),
+    ("grads last W transposed", _gd(lambda g: layer(g, 1, W=g[1]["W"].T)), ValueError,
+     r"\[1\]\['W'\] has shape"),
+    ("grads b 1-D", _gd(lambda g: layer(g, 0, b=g[0]["b"][:, 0])), ValueError, r"grads"),
+    ("grads one layer short", _gd(lambda g: g[:1]), ValueError, r"same structure"),
+    ("grads one layer too many", _gd(lambda g: g + g[:1]), ValueError, r"grads"),
+    ("grads None", _gd(lambda g: None), ValueError, r"grads"),
+    ("grads dict", _gd(lambda g: {"W1": g[0]["W"]}), ValueError, r"grads"),
+    ("grads nested one level deeper", _gd(lambda g: [[d] for d in g]), ValueError, r"grads"),
+    ("grads str leaf", _gd(lambda g: layer(g, 0, W="W")), ValueError, r"grads"),
+    ("grads nested-list leaf", _gd(lambda g: layer(g, 0, W=np.asarray(g[0]["W"]).tolist())),
+     ValueError, r"grads"),
+    ("grads of a transposed W", _gd(params_fn=lambda p: layer(p, 0, W=p[0]["W"].T)), ValueError,
+     r"grads"),
+    ("learning_rate NaN", _gd(lr=float("nan")), ValueError, r"learning_rate"),
+    ("learning_rate Inf", _gd(lr=float("inf")), ValueError, r"learning_rate"),
+    ("learning_rate str", _gd(lr="0.1"), TypeError, r"learning_rate"),
+    ("learning_rate None", _gd(lr=None), TypeError, r"learning_rate"),
+    ("learning_rate complex", _gd(lr=0.1j), TypeError, r"learning_rate"),
+    ("learning_rate shape (4, 1)", _gd(lr=jnp.ones((4, 1))), ValueError, r"learning_rate"),
+    ("learning_rate shape (2,)", _gd(lr=jnp.ones(2)), ValueError, r"learning_rate"),
+    ("learning_rate list", _gd(lr=[0.1]), TypeError, r"learning_rate"),
+    ("python-float leaves", lambda: gd_update([1.0, 2.0], [0.5, 0.5], 0.1), TypeError,
+     r"array|params"),
+]
+
+
+@pytest.mark.parametrize("name,call,error,match", GD_MUTATIONS, ids=[r[0] for r in GD_MUTATIONS])
+def test_gd_update_rejects_bad_arguments(name, call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_gd_update_keeps_float32_under_a_float64_rate_and_takes_vmapped_rates():
+    to32 = lambda t: jax.tree.map(lambda a: a.astype(jnp.float32), t)
+    new = _gd(to32, lr=np.float64(0.1), params_fn=to32)()
+    assert all(leaf.dtype == jnp.float32 and np.isfinite(np.asarray(leaf)).all()
+               for leaf in jax.tree.leaves(new))
+    p = make_params(15, jnp.float64)  # vmapped learning rates are documented to work
+    g = at(grad_sequence(16, p, 1), 0)
+    lrs = jnp.asarray([0.1, 0.2])
+    stacked = jax.vmap(lambda lr: gd_update(p, g, lr))(lrs)
+    for i, lr in enumerate((0.1, 0.2)):
+        assert_trees_close(at(stacked, i), gd_update(p, g, lr), rtol=1e-15, what=f"lr={lr}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,11 +415,13 @@ def test_a_jitted_update_compiles_once_for_many_learning_rates():
     params = make_params(17, jnp.float64)
     g = at(grad_sequence(18, params, 1), 0)
     step = jax.jit(lambda g, s: adam(1.0).update(g, s))  # the state carries the lr
-    for lr in (0.1, 0.01, 0.001):
-        opt = adam(lr)
-        u, _ = step(g, opt.init(params))
-        assert_trees_close(u, opt.update(g, opt.init(params))[0], rtol=1e-13, what=f"lr={lr}")
-    assert step._cache_size() == 1
+    states = {lr: adam(lr).init(params) for lr in (0.1, 0.01, 0.001)}
+    expected = {lr: adam(lr).update(g, s)[0] for lr, s in states.items()}
+    with count_compiles() as compiles:
+        updates = {lr: step(g, s)[0] for lr, s in states.items()}
+    assert len(compiles) == 1, f"{len(compiles)} compiles for 3 learning rates, expected 1"
+    for lr, u in updates.items():
+        assert_trees_close(u, expected[lr], rtol=1e-13, what=f"lr={lr}")
 
 
 def test_vmap_over_adam_betas_equals_separate_runs():
