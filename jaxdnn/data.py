@@ -4,7 +4,8 @@ Contract shared by every function here: ``X`` has shape ``(n_x, m)`` (one exampl
 ``Y`` has shape ``(1, m)`` with labels 0.0 / 1.0; both are NumPy ``float64`` arrays. Convert them
 to JAX with the dtype you train in (``jnp.asarray(X, jnp.float32)``); nothing here imports JAX.
 
-- :func:`load_catvnoncat`: the course's cat / non-cat images (HDF5, read with ``h5py``).
+- :func:`load_catvnoncat`: the course's cat / non-cat images (HDF5, read with ``h5py``), shipped
+  inside the package and checked against their SHA-256 on load.
 - :func:`planar_flower`: the course's two-class "flower" of the planar-data exercise.
 
 The course's circles and moons are scikit-learn's: ``sklearn.datasets.make_circles`` and
@@ -13,6 +14,7 @@ The course's circles and moons are scikit-learn's: ``sklearn.datasets.make_circl
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import os
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "CAT_SHA256",
     "CatData",
     "DEFAULT_CAT_DIR",
     "find_cat_dir",
@@ -64,12 +67,17 @@ def _seed_int(seed, name: str = "seed") -> int:
 # --------------------------------------------------------------------------------------------
 # cat vs non-cat
 
-DEFAULT_CAT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat"
-"""Where the cat / non-cat files are looked for by default: ``shared/data/catvnoncat`` beside the
-project's root."""
+DEFAULT_CAT_DIR = Path(__file__).resolve().parent / "datasets" / "catvnoncat"
+"""The copy of the cat / non-cat files shipped inside the package (``jaxdnn/datasets/catvnoncat``,
+with a README on where they come from)."""
+
+CAT_SHA256 = {
+    "train_catvnoncat.h5": "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
+    "test_catvnoncat.h5": "6a9d39ce52fa85953c5834695b8534a30ed8cfd54971fb2f080b5a24d002b951",
+}
+"""The SHA-256 of each cat / non-cat file: :func:`load_catvnoncat` reads only files that match."""
 
 _CAT_FILES = {"train": "train_catvnoncat.h5", "test": "test_catvnoncat.h5"}
-_IMAGE_SHAPE = (64, 64, 3)
 
 
 class CatData(NamedTuple):
@@ -98,7 +106,8 @@ def find_cat_dir(path: str | os.PathLike | None = None) -> Path:
 
     Returns:
       ``Path(path)`` if given; else ``$JAXDNN_DATA`` if that environment variable is set and
-      non-empty; else :data:`DEFAULT_CAT_DIR`. The folder is not checked here.
+      non-empty; else :data:`DEFAULT_CAT_DIR`, the copy inside the package. The folder is not
+      checked here.
     """
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
@@ -112,64 +121,29 @@ def find_cat_dir(path: str | os.PathLike | None = None) -> Path:
 
 _HOW_TO_POINT = (
     "pass the folder as load_catvnoncat(path=...) or set the environment variable JAXDNN_DATA "
-    f"(default: {DEFAULT_CAT_DIR})"
+    f"(default: the copy in the package, {DEFAULT_CAT_DIR})"
 )
 
 
+def _check_sha256(file: Path) -> None:
+    """Raise ``ValueError`` naming ``file`` unless its SHA-256 is ``CAT_SHA256[file.name]``."""
+    with open(file, "rb") as f:
+        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    expected = CAT_SHA256[file.name]
+    if actual != expected:
+        raise ValueError(
+            f"{file}: SHA-256 mismatch, the file is not the course's {file.name} (corrupted or "
+            f"replaced): expected {expected}, got {actual}"
+        )
+
+
 def _read_split(h5py, file: Path, split: str):
-    """Read ``{split}_set_x``, ``{split}_set_y`` and ``list_classes`` from one file, checked."""
-    try:
-        f = h5py.File(file, "r")
-    except OSError as e:
-        raise ValueError(f"{file}: not a readable HDF5 file ({e})") from e
-    with f:
-        keys = sorted(f.keys())
-        arrays = {}
-        for key in (f"{split}_set_x", f"{split}_set_y", "list_classes"):
-            if key not in f:
-                raise ValueError(
-                    f"{file}: missing dataset {key!r}; expected keys {split}_set_x, "
-                    f"{split}_set_y, list_classes, found {keys}"
-                )
-            obj = f[key]
-            if not isinstance(obj, h5py.Dataset):
-                raise ValueError(f"{file}: {key!r} must be a dataset, found {type(obj).__name__}")
-            arrays[key] = obj[()]
-    x, y, classes = arrays[f"{split}_set_x"], arrays[f"{split}_set_y"], arrays["list_classes"]
-
-    if x.ndim != 4 or x.shape[1:] != _IMAGE_SHAPE or x.shape[0] == 0:
-        raise ValueError(
-            f"{file}: {split}_set_x must have shape (m, 64, 64, 3) with m >= 1, got {x.shape}"
-        )
-    if x.dtype != np.uint8:
-        raise ValueError(
-            f"{file}: {split}_set_x must have dtype uint8 (pixels 0..255), got {x.dtype}"
-        )
+    """``(X (12288, m), Y (1, m), class names)`` of one checked file, flattened as the course."""
+    with h5py.File(file, "r") as f:
+        x = f[f"{split}_set_x"][()]  # (m, 64, 64, 3) uint8
+        y = f[f"{split}_set_y"][()]  # (m,)
+        names = [c.decode() for c in f["list_classes"][()]]
     m = x.shape[0]
-    if y.ndim != 1:
-        raise ValueError(f"{file}: {split}_set_y must be 1-D of shape ({m},), got shape {y.shape}")
-    if y.shape[0] != m:
-        raise ValueError(
-            f"{file}: label count mismatch: {split}_set_y has {y.shape[0]} labels but "
-            f"{split}_set_x has {m} images"
-        )
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
-        raise ValueError(f"{file}: {split}_set_y must be numeric labels 0/1, got dtype {y.dtype}")
-    bad = ~np.isin(y, (0, 1))
-    if bad.any():
-        raise ValueError(
-            f"{file}: labels in {split}_set_y must be 0 or 1, "
-            f"found {np.unique(y[bad])[:10].tolist()}"
-        )
-    try:
-        names = [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(classes)]
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{file}: list_classes is not readable text ({e})") from e
-    if len(names) != 2:
-        raise ValueError(
-            f"{file}: list_classes must name 2 classes (labels 0 and 1), got {names}"
-        )
-
     # the course: reshape(m, -1).T then / 255; each column is one image in (row, col, channel) order
     X = x.reshape(m, -1).T.astype(np.float64) / 255.0  # (12288, m)
     Y = y.reshape(1, m).astype(np.float64)  # (1, m)
@@ -180,12 +154,13 @@ def load_catvnoncat(path: str | os.PathLike | None = None) -> CatData:
     """Load the course's cat / non-cat images, flattened and scaled as in the course.
 
     Reads ``train_catvnoncat.h5`` (keys ``train_set_x`` (m, 64, 64, 3) uint8, ``train_set_y`` (m,),
-    ``list_classes``) and ``test_catvnoncat.h5`` (``test_set_x``, ``test_set_y``, ``list_classes``).
-    Each image becomes one column: ``X = x.reshape(m, -1).T / 255``.
+    ``list_classes``) and ``test_catvnoncat.h5`` (``test_set_x``, ``test_set_y``, ``list_classes``),
+    each after checking its SHA-256 against :data:`CAT_SHA256`. Each image becomes one column:
+    ``X = x.reshape(m, -1).T / 255``.
 
     Args:
-      path: the folder holding both files; None looks in ``$JAXDNN_DATA``, then
-        :data:`DEFAULT_CAT_DIR` (see :func:`find_cat_dir`).
+      path: the folder holding both files; None looks in ``$JAXDNN_DATA``, then in the copy shipped
+        inside the package, :data:`DEFAULT_CAT_DIR` (see :func:`find_cat_dir`).
 
     Returns:
       A :class:`CatData` with ``train_x`` ``(12288, 209)``, ``train_y`` ``(1, 209)``,
@@ -193,10 +168,10 @@ def load_catvnoncat(path: str | os.PathLike | None = None) -> CatData:
       ``classes`` ``['non-cat', 'cat']``.
 
     Raises:
-      ImportError: ``h5py`` is not installed (``pip install 'jaxdnn[data]'``).
       FileNotFoundError: the folder or one of the two files does not exist.
-      ValueError: a file is not HDF5, lacks a dataset, or holds data of the wrong shape, dtype,
-        label count or label values; or the two files disagree on the class names.
+      ValueError: a file's SHA-256 is not the expected one (the message names the file and both
+        hashes).
+      ImportError: ``h5py`` is not installed (``pip install 'jaxdnn[data]'``).
     """
     folder = find_cat_dir(path)
     if not folder.is_dir():
@@ -212,6 +187,7 @@ def load_catvnoncat(path: str | os.PathLike | None = None) -> CatData:
                 f"cat/non-cat {split} file {file} not found; expected {_CAT_FILES['train']} and "
                 f"{_CAT_FILES['test']} in {folder}; {_HOW_TO_POINT}"
             )
+        _check_sha256(file)
     try:
         import h5py
     except ImportError as e:
@@ -219,14 +195,9 @@ def load_catvnoncat(path: str | os.PathLike | None = None) -> CatData:
             "load_catvnoncat needs h5py to read the HDF5 files: pip install 'jaxdnn[data]'"
         ) from e
 
-    train_x, train_y, train_classes = _read_split(h5py, files["train"], "train")
-    test_x, test_y, test_classes = _read_split(h5py, files["test"], "test")
-    if train_classes != test_classes:
-        raise ValueError(
-            f"list_classes differ: {files['train']} has {train_classes}, "
-            f"{files['test']} has {test_classes}"
-        )
-    return CatData(train_x, train_y, test_x, test_y, train_classes)
+    train_x, train_y, classes = _read_split(h5py, files["train"], "train")
+    test_x, test_y, _ = _read_split(h5py, files["test"], "test")  # same classes: checked files
+    return CatData(train_x, train_y, test_x, test_y, classes)
 
 
 # --------------------------------------------------------------------------------------------
