@@ -1,5 +1,6 @@
 """Every ``python`` code block in README.md and docs/*.md runs, as a reader would run it, and
-every command of their ``bash`` blocks is checked (how: the comment above ``CHECKS``).
+every command of their ``bash`` blocks is checked (how: the comment above ``CHECKS``), and the API
+reference documents each public name once.
 
 The blocks of one page run in order in one fresh Python process (so a block may use the names that
 earlier blocks of its page defined), with JAX's default configuration: float32, no
@@ -12,6 +13,8 @@ compute). A block that cannot run here (one that needs several hosts, say) start
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import os
 import pathlib
@@ -190,3 +193,52 @@ def test_shown_command_exits_0(command, tmp_path):
     if "--dry-run" in argv:  # the project builds, and has each extra that the command asks for
         (wanted,) = json.loads(result.stdout)["install"]
         assert set(wanted.get("requested_extras", [])) <= set(wanted["metadata"]["provides_extra"])
+
+
+# ---------------------------------------------------------------------------- API reference
+#
+# docs/api/*.md render objects with mkdocstrings, `::: path`, optionally with a `members:` list.
+# Like mkdocstrings, a path names a module where one exists: `::: jaxdnn.forward` renders the
+# module jaxdnn/forward.py, every public function in it, not the function jaxdnn.forward.
+
+DIRECTIVE = re.compile(r"^::: (\S+)\n((?:[ \t]+\S.*\n)*)", re.MULTILINE)
+
+
+def api_directives() -> list[tuple[str, str, list[str]]]:
+    """``(page, path, members)`` of each ``::: path`` of the API reference."""
+    return [(page.name, path, re.findall(r"^\s+- (\w+)$", options, re.MULTILINE))
+            for page in sorted((ROOT / "docs" / "api").glob("*.md"))
+            for path, options in DIRECTIVE.findall(page.read_text())]
+
+
+def resolve(path: str):
+    """The object a ``:::`` path renders: the module of that name if there is one."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        parent, _, name = path.rpartition(".")
+        return getattr(resolve(parent), name)
+
+
+def test_the_api_reference_documents_each_public_name_once_and_nothing_private():
+    import jaxdnn
+
+    documented = []  # (path, object)
+    for page, path, members in api_directives():
+        target = resolve(path)
+        if inspect.ismodule(target):
+            assert members, (f"{page}: `::: {path}` renders the module {path} with every name in "
+                             "it; name the object, or list the members")
+            documented += [(f"{path}.{name}", getattr(target, name)) for name in members]
+        else:
+            documented.append((path, target))
+    private = [p for p, _ in documented if any(part.startswith("_") for part in p.split("."))]
+    assert not private, f"the API reference documents private names: {private}"
+    for name in jaxdnn.__all__:
+        obj = getattr(jaxdnn, name)
+        if not inspect.ismodule(obj):  # a module's names are listed where it is documented
+            where = [p for p, o in documented if o is obj]
+            assert len(where) == 1, f"jaxdnn.{name} is documented {len(where)} times: {where}"
+    twice = [(p, q) for i, (p, o) in enumerate(documented) for q, r in documented[:i]
+             if r is o and p.rpartition(".")[2] == q.rpartition(".")[2]]  # (aliases may share)
+    assert not twice, f"documented twice: {twice}"
