@@ -285,7 +285,7 @@ def finish(result: dict, out_dir, *, echo: bool = True) -> dict:
 
 def cat_dir_help() -> str:
     return ("folder holding train_catvnoncat.h5 and test_catvnoncat.h5 (default: $JAXDNN_DATA if "
-            "set, else ../shared/data/catvnoncat beside the project)")
+            "set, else the copy shipped in the package, jaxdnn/datasets/catvnoncat)")
 
 
 def load_cat(data_dir):

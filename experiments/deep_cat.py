@@ -7,7 +7,7 @@ Question: started from the course's NumPy-seeded weights (``np.random.seed(1)``;
 its accuracies (1.0 / 0.72 and 0.9856 / 0.80, train / test)?
 
     python -m experiments.deep_cat
-    python -m experiments.deep_cat --data-dir ../shared/data/catvnoncat
+    python -m experiments.deep_cat --data-dir PATH          # a copy of the cat data elsewhere
     JAXDNN_DATA=/path/to/catvnoncat python -m experiments.deep_cat
     python -m experiments.deep_cat --quick                  # a smoke test, 3 iterations
 

@@ -19,6 +19,7 @@ from typing import ClassVar
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.datasets import make_circles
 
 import jaxdnn
 from experiments import common
@@ -57,7 +58,9 @@ def main(argv=None) -> dict:
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("initialization", QUESTION, cfg)
-    tr_X, tr_Y, te_X, te_Y = jaxdnn.data.course_circles()  # (2, 300), (1, 300), (2, 100), (1, 100)
+    # the course: np.random.seed(1); make_circles(300, noise=.05); seed(2); make_circles(100, ...)
+    tr, te = (make_circles(n, noise=0.05, random_state=s) for n, s in ((300, 1), (100, 2)))
+    tr_X, tr_Y, te_X, te_Y = tr[0].T, tr[1][None], te[0].T, te[1][None]  # (2, m), (1, m)
     X, Y = jnp.asarray(tr_X, F64), jnp.asarray(tr_Y, F64)
     X_test, Y_test = jnp.asarray(te_X, F64), jnp.asarray(te_Y, F64)
     dims = list(cfg.layer_dims)

@@ -7,7 +7,7 @@ sigmoid network print the course's costs (0.693147 at iteration 0, 0.140872 at 1
 ``jax.vmap`` over the learning rate?
 
     python -m experiments.logistic_regression
-    python -m experiments.logistic_regression --data-dir ../shared/data/catvnoncat --out out/lr
+    python -m experiments.logistic_regression --data-dir PATH --out out/lr
     python -m experiments.logistic_regression --quick          # a smoke test, 20 iterations
 """
 

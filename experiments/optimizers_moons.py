@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import optax
+from sklearn.datasets import make_moons
 
 import jaxdnn
 from experiments import common
@@ -83,7 +84,8 @@ def main(argv=None) -> dict:
     common.enable_x64()
     out = common.output_dir(cfg.out)
     result = common.new_result("optimizers_moons", QUESTION, cfg)
-    X_np, Y_np = jaxdnn.data.course_moons()  # (2, 300), (1, 300)
+    X_np, Y_np = make_moons(n_samples=300, noise=0.2, random_state=3)  # the course's seed(3) call
+    X_np, Y_np = X_np.T, Y_np[None]  # (2, 300), (1, 300)
     X, Y = jnp.asarray(X_np, F64), jnp.asarray(Y_np, F64)
     dims = list(cfg.layer_dims)
     acts = ("relu",) * (len(dims) - 2) + ("sigmoid",)

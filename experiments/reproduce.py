@@ -8,7 +8,7 @@ When the cat data is missing, the experiments that need it are skipped, and the 
 say so and how to point at the data.
 
     python -m experiments.reproduce                               # everything, full settings
-    python -m experiments.reproduce --data-dir ../shared/data/catvnoncat --out out
+    python -m experiments.reproduce --data-dir PATH --out out
     python -m experiments.reproduce --only planar,gradient_check
     python -m experiments.reproduce --quick --out /tmp/smoke       # a smoke test (under a minute)
 """

@@ -217,7 +217,7 @@ def main(argv=None) -> dict:
               f"{r['seconds'] / t_np:.3g}", f"{r['max_abs_diff']:.1e}") for r in rows])
 
     # NumPy's BLAS on one thread: its default threads spin against XLA's own thread pool and any
-    # other load on the machine (25-100x slower here); one row below shows the default.
+    # other load on the machine; one row below shows the default, and the note its measured ratio.
     n_blas = default_blas_threads()
 
     def measure_all():
@@ -312,12 +312,17 @@ def main(argv=None) -> dict:
     with blas_threads(1):
         measure_all()
     result["data"] = {"sections": sections, "blas_default_threads": n_blas}
+    deep = {r["method"]: r["seconds"] for r in sections["deep"]["rows"]}
+    default = [t for method, t in deep.items() if "BLAS on its default" in method]
     result["notes"].append(
         f"*Note.* Medians over {cfg.repeats} runs ({cfg.loop_repeats} for the loops) after one "
         "warm-up (none for the pure-Python loops). NumPy's BLAS runs on one thread "
-        "(threadpoolctl): "
-        f"on its default {n_blas} threads it competes with XLA's thread pool and the machine's "
-        "other load, and is many times slower here (the row marked 'default threads'). The "
+        "(threadpoolctl)"
+        + (f"; on its default {n_blas} threads, competing with XLA's thread pool and the machine's "
+           f"other load, it took {default[0] / deep['NumPy, vectorised']:.2f}x the one-thread time "
+           f"of the L-layer network here (its row 'BLAS on its default {n_blas} threads')"
+           if default else "")
+        + ". The "
         "per-example jax.vmap materialises one gradient per example (m copies of W1), so it "
         "loses where W1 is large. Run on "
         f"{common.environment()['backend']} with {common.environment()['cpu_count']} logical CPUs "

@@ -57,9 +57,9 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 def pytest_report_header(config):
     return f"XLA_FLAGS: {XLA_FLAGS}"
 
-DATA_DIR = pathlib.Path(
-    os.environ.get("JAXDNN_DATA", pathlib.Path(__file__).resolve().parents[1].parent
-                   / "shared" / "data" / "catvnoncat"))
+DATA_DIR = pathlib.Path(  # as jaxdnn.data.find_cat_dir(): $JAXDNN_DATA, else the package's copy
+    os.environ.get("JAXDNN_DATA") or pathlib.Path(__file__).resolve().parents[1]
+    / "jaxdnn" / "datasets" / "catvnoncat")
 
 
 @pytest.fixture(params=["eager", "jit"])
