@@ -24,16 +24,23 @@ import time
 import traceback
 from typing import ClassVar
 
-from experiments import EXPERIMENTS, common
+from experiments import EXPERIMENTS
+from experiments.catdata import CAT_DIR_HELP
+from experiments.cli import option, parse_config
+from experiments.compare import COURSE_HEADERS
+from experiments.environment import environment
+from experiments.markdown import markdown_table, result_markdown
+from experiments.results import config_dict, output_dir, to_jsonable, write_json
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out", "output folder: OUT/report.md and OUT/NAME/ per experiment")
-    data_dir: str | None = common.option(None, common.cat_dir_help())
-    only: tuple[str, ...] = common.option(EXPERIMENTS, "experiments to run, comma-separated")
-    quick: bool = common.option(False, "much fewer iterations and seeds everywhere: a smoke test "
-                                       "whose numbers will not match the course")
+    out: str = option("out", "output folder: OUT/report.md and OUT/NAME/ per experiment")
+    data_dir: str | None = option(None, CAT_DIR_HELP)
+    only: tuple[str, ...] = option(EXPERIMENTS, "experiments to run, comma-separated",
+                                   choices=EXPERIMENTS)
+    quick: bool = option(False, "much fewer iterations and seeds everywhere: a smoke test whose "
+                                "numbers will not match the course")
 
     QUICK: ClassVar[dict] = {}
 
@@ -58,7 +65,7 @@ def _course_rows(result) -> tuple[int, int, int, int]:
     """
     matched = compared = expected = placed = 0
     for t in result.get("tables", []):
-        if t.get("headers") != list(common.COURSE_HEADERS):
+        if t.get("headers") != list(COURSE_HEADERS):
             continue
         for row in t["rows"]:
             verdict = row[3]
@@ -90,12 +97,8 @@ def _headline(result) -> str:
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.reproduce")
-    unknown = [n for n in cfg.only if n not in EXPERIMENTS]
-    if unknown:
-        raise SystemExit(f"--only: unknown experiments {unknown}; choose from {list(EXPERIMENTS)}")
-    common.enable_x64()
-    root = common.output_dir(cfg.out)
+    cfg = parse_config(Config, argv, doc=__doc__, prog="python -m experiments.reproduce")
+    root = output_dir(cfg.out)
     t0 = time.perf_counter()
     results = {}
     for name in cfg.only:
@@ -112,27 +115,27 @@ def main(argv=None) -> dict:
                    "status": "error", "reason": f"{type(e).__name__}: {e}", "tables": [],
                    "plots": [], "notes": ["```\n" + traceback.format_exc() + "```"],
                    "config": {"argv": argv_i}, "seconds": time.perf_counter() - t_i}
-            common.output_dir(out_dir)
-            common.write_json(out_dir / "results.json", res)
+            output_dir(out_dir)
+            write_json(out_dir / "results.json", res)
             print(f"reproduce: {name} FAILED: {res['reason']}", file=sys.stderr, flush=True)
         res["argv"] = argv_i
         results[name] = res
     total = time.perf_counter() - t0
-    env = common.environment()
+    env = environment()
     report = render(cfg, results, env, total, argv)
     (root / "report.md").write_text(report)
     summary = {"report": str(root / "report.md"), "seconds": total, "quick": cfg.quick,
-               "environment": env, "config": common.config_dict(cfg),
+               "environment": env, "config": config_dict(cfg),
                "experiments": {n: {"status": r["status"], "reason": r.get("reason"),
                                    "seconds": r.get("seconds"), "headline": _headline(r)}
                                for n, r in results.items()},
                "results": results}
-    common.write_json(root / "reproduce.json", {k: v for k, v in summary.items() if k != "results"})
+    write_json(root / "reproduce.json", {k: v for k, v in summary.items() if k != "results"})
 
     print("\n# reproduce: summary\n")
-    print(common.markdown_table(("experiment", "status", "time (s)", "result"),
-                                [(n, r["status"], f"{r.get('seconds') or 0:.1f}", _headline(r))
-                                 for n, r in results.items()]))
+    print(markdown_table(("experiment", "status", "time (s)", "result"),
+                         [(n, r["status"], f"{r.get('seconds') or 0:.1f}", _headline(r))
+                          for n, r in results.items()]))
     skipped = [n for n, r in results.items() if r["status"] == "skipped"]
     if skipped:
         print(f"\nSKIPPED {', '.join(skipped)}: the cat / non-cat data was not found. Point at the "
@@ -166,7 +169,7 @@ def render(cfg, results, env, total, argv) -> str:
         "the project's reference table) beside ours. Plots are ours; the course's own figures are "
         "not redistributed here, its numbers stand in for them.", "",
         "## Run", "",
-        common.markdown_table(("", ""), [
+        markdown_table(("", ""), [
             ("command", f"`{cmd}`"),
             ("date", env["date"]),
             ("total wall time", f"{total:.1f} s"),
@@ -180,15 +183,15 @@ def render(cfg, results, env, total, argv) -> str:
             ("platform", env["platform"]),
         ]), "",
         "## Summary", "",
-        common.markdown_table(("experiment", "status", "time (s)", "result"),
-                              [(f"[{n}](#{n})", r["status"], f"{r.get('seconds') or 0:.1f}",
-                                _headline(r)) for n, r in results.items()]), "",
+        markdown_table(("experiment", "status", "time (s)", "result"),
+                       [(f"[{n}](#{n})", r["status"], f"{r.get('seconds') or 0:.1f}",
+                         _headline(r)) for n, r in results.items()]), "",
     ]
     for name, res in results.items():
-        lines += [common.result_markdown(res, link_prefix=f"{name}/", level=2)]
+        lines += [result_markdown(res, link_prefix=f"{name}/", level=2)]
         lines += ["<details><summary>configuration</summary>", "", "```",
                   f"python -m experiments.{name} {shlex.join(res.get('argv', []))}",
-                  json.dumps(common.to_jsonable(res.get("config", {})), indent=1), "```", "",
+                  json.dumps(to_jsonable(res.get("config", {})), indent=1), "```", "",
                   "</details>", ""]
     return "\n".join(lines)
 
