@@ -43,7 +43,7 @@ class Config:
     l_layer_dims: tuple[int, ...] = option((12288, 20, 7, 5, 1), "the L-layer net")
     quick: bool = option(False, "a fast smoke test: few iterations")
 
-    QUICK: ClassVar[dict] = {"num_iterations": 3}
+    QUICK: ClassVar[dict] = {"out": "out/quick/deep_cat", "num_iterations": 3}
 
 
 QUESTION = ("Do the course's two-layer (12288-7-1) and L-layer (12288-20-7-5-1) cat classifiers, "

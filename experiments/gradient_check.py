@@ -44,7 +44,7 @@ class Config:
     m: int = option(64, "examples of random data for the cat network")
     quick: bool = option(False, "skip the cat network")
 
-    QUICK: ClassVar[dict] = {}
+    QUICK: ClassVar[dict] = {"out": "out/quick/gradient_check"}
 
 
 QUESTION = ("Does jaxdnn's gradient check reproduce the course's differences, pass the "

@@ -39,7 +39,7 @@ class Config:
     inits: tuple[str, ...] = option(("zeros", "large", "he"), "initialisations to compare")
     quick: bool = option(False, "a fast smoke test: few iterations")
 
-    QUICK: ClassVar[dict] = {"num_iterations": 1000}
+    QUICK: ClassVar[dict] = {"out": "out/quick/initialization", "num_iterations": 1000}
 
 
 QUESTION = ("How does the initialisation (zeros, large random, He) decide what a 2-10-5-1 network "

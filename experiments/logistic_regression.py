@@ -43,7 +43,8 @@ class Config:
     compare_iterations: int = option(1500, "iterations of each comparison run")
     quick: bool = option(False, "a fast smoke test: few iterations")
 
-    QUICK: ClassVar[dict] = {"num_iterations": 20, "compare_iterations": 10}
+    QUICK: ClassVar[dict] = {"out": "out/quick/logistic_regression",
+                             "num_iterations": 20, "compare_iterations": 10}
 
 
 QUESTION = ("Does a zero-initialised one-unit sigmoid net (logistic regression) trained on the cat "

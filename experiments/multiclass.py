@@ -74,7 +74,8 @@ class Config:
                                 "300 spiral iterations")
 
     # 1347 training images = 3 x 449: no remainder minibatch, so one update step to compile
-    QUICK: ClassVar[dict] = {"seeds": (0, 1), "epochs": 3, "batch_size": 449,
+    QUICK: ClassVar[dict] = {"out": "out/quick/multiclass",
+                             "seeds": (0, 1), "epochs": 3, "batch_size": 449,
                              "spiral_iterations": 300}
 
 

@@ -57,7 +57,8 @@ class Config:
                                 "60, no momentum, no optax comparison")
 
     # 300 examples = 5 x 60: no remainder minibatch, so one update step to compile per optimizer
-    QUICK: ClassVar[dict] = {"num_epochs": 100, "num_keys": 2, "batch_size": 60,
+    QUICK: ClassVar[dict] = {"out": "out/quick/optimizers_moons",
+                             "num_epochs": 100, "num_keys": 2, "batch_size": 60,
                              "optimizers": ("gd", "adam"), "compare_optax": False}
 
 

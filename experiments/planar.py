@@ -49,7 +49,8 @@ class Config:
     quick: bool = option(False, "a fast smoke test: few iterations, two sizes")
 
     # the main run as long as the sweep's, so that the sweep's n_h = 4 reuses its compiled chunk
-    QUICK: ClassVar[dict] = {"num_iterations": 200, "sweep_iterations": 200,
+    QUICK: ClassVar[dict] = {"out": "out/quick/planar",
+                             "num_iterations": 200, "sweep_iterations": 200,
                              "logreg_iterations": 200, "sweep_sizes": (1, 4),
                              "sklearn": False}
 

@@ -42,7 +42,8 @@ class Config:
     worker: int = option(0, "internal: run as the worker for this many devices")
     quick: bool = option(False, "a fast smoke test: a small network")
 
-    QUICK: ClassVar[dict] = {"layer_dims": (64, 64, 1), "m": 512, "iterations": 5, "repeats": 2}
+    QUICK: ClassVar[dict] = {"layer_dims": (64, 64, 1), "m": 512, "iterations": 5, "repeats": 2,
+                             "out": "out/quick/scaling"}
 
     def __post_init__(self):
         bad = [n for n in self.devices if self.m % n]

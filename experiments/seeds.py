@@ -48,7 +48,8 @@ class Config:
                                    choices=("l_layer", "two_layer"))
     quick: bool = option(False, "a fast smoke test: the two-layer net, 2 seeds, 5 iterations")
 
-    QUICK: ClassVar[dict] = {"num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 5,
+    QUICK: ClassVar[dict] = {"out": "out/quick/seeds",
+                             "num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 5,
                              "nets": ("two_layer",)}
 
 

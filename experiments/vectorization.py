@@ -46,7 +46,8 @@ class Config:
     seed: int = option(0, "seed of the random data")
     quick: bool = option(False, "small sizes, few repeats")
 
-    QUICK: ClassVar[dict] = {"n_dot": 20_000, "n_outer": 100, "n_x": 300, "m": 40,
+    QUICK: ClassVar[dict] = {"out": "out/quick/vectorization",
+                             "n_dot": 20_000, "n_outer": 100, "n_x": 300, "m": 40,
                              "layer_dims": (300, 20, 7, 5, 1), "repeats": 3, "loop_repeats": 1}
 
 

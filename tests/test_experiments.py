@@ -90,6 +90,14 @@ def test_percentile_counts_ties_half_by_counts_of_correct_examples():
         "percentile"] == 50.0
 
 
+def test_quick_runs_write_to_their_own_folder():
+    parse = lambda argv: cli.parse_config(reproduce.Config, argv)
+    assert parse([]).out == "out"
+    assert parse(["--quick"]).out == "out/quick"  # never over the full out/report.md
+    assert parse(["--quick", "--out", "elsewhere"]).out == "elsewhere"  # explicit wins
+    assert cli.parse_config(deep_cat.Config, ["--quick"]).out == "out/quick/deep_cat"
+
+
 @dataclasses.dataclass(frozen=True)
 class Example:
     rate: float = cli.option(0.5, "a float")
@@ -108,3 +116,11 @@ def test_command_line_types_come_from_the_annotations():
         with pytest.raises(SystemExit):
             cli.parse_config(Example, bad)
 
+
+def test_time_left_takes_the_previous_runs_times_else_this_runs_mean():
+    previous = {"planar": 30.0, "seeds": 90.0}
+    assert "about 2.0 min left for 2" in reproduce.time_left({}, ["planar", "seeds"], previous)
+    # deep_cat unknown before: this run's mean so far, (10 + 20) / 2 = 15 s, stands in for it
+    text = reproduce.time_left({"a": 10.0, "b": 20.0}, ["planar", "deep_cat"], previous)
+    assert "about 45 s left for 2" in text and "mean for deep_cat" in text
+    assert reproduce.time_left({"a": 1.0}, [], previous) == "none left"
