@@ -25,23 +25,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxdnn
-from experiments import common
+from experiments.cli import option
+from experiments.compare import agreement, course_vs_ours
+from experiments.plots import add_plot
+from experiments.results import add_table, finish, start
 from jaxdnn.course import gradient_check_test_case
 from jaxdnn.gradcheck import numeric_grad, relative_difference
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/gradient_check", "output folder")
-    epsilon: float = common.option(1e-7, "finite-difference step")
-    threshold: float = common.option(1e-7, "a leaf passes when its differences are below this")
-    x: float = common.option(2.0, "x of the 1-D case J = theta * x")
-    theta: float = common.option(4.0, "theta of the 1-D case")
-    directions: int = common.option(4, "random directions per leaf for the cat network")
-    m: int = common.option(64, "examples of random data for the cat network")
-    quick: bool = common.option(False, "skip the cat network")
+    out: str = option("out/gradient_check", "output folder")
+    epsilon: float = option(1e-7, "finite-difference step")
+    threshold: float = option(1e-7, "a leaf passes when its differences are below this")
+    x: float = option(2.0, "x of the 1-D case J = theta * x")
+    theta: float = option(4.0, "theta of the 1-D case")
+    directions: int = option(4, "random directions per leaf for the cat network")
+    m: int = option(64, "examples of random data for the cat network")
+    quick: bool = option(False, "skip the cat network")
 
-    QUICK: ClassVar[dict] = {}
+    QUICK: ClassVar[dict] = {"out": "out/quick/gradient_check"}
 
 
 QUESTION = ("Does jaxdnn's gradient check reproduce the course's differences, pass the "
@@ -84,11 +87,7 @@ def cat_network_check(cfg):
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__,
-                              prog="python -m experiments.gradient_check")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("gradient_check", QUESTION, cfg)
+    cfg, result = start("gradient_check", Config, argv, __doc__, QUESTION)
 
     # 1-D: J(theta) = theta * x, dJ/dtheta = x
     approx = numeric_grad(lambda t: t * cfg.x, jnp.float64(cfg.theta), cfg.epsilon)
@@ -102,15 +101,15 @@ def main(argv=None) -> dict:
                                 threshold=cfg.threshold)
     result["data"].update(one_d={"difference": d_1d, "gradapprox": float(approx)},
                           correct=good.to_dict(), planted_bugs=bad.to_dict())
-    common.course_vs_ours(result, "Course vs ours: gradient checks (eps = "
-                                  f"{cfg.epsilon:g}, float64)", [
+    course_vs_ours(result, "Course vs ours: gradient checks (eps = "
+                           f"{cfg.epsilon:g}, float64)", [
         ("1-D, J = theta * x: difference", f"{COURSE_1D:.4g} (passes)",
          f"{d_1d:.6e} ({'passes' if d_1d < cfg.threshold else 'fails'})",
-         common.agreement(COURSE_1D, d_1d, tol=5e-13) if course_case else "n/a"),
+         agreement(COURSE_1D, d_1d, tol=5e-13) if course_case else "n/a"),
         ("3-layer net with the planted bugs: difference", f"{COURSE_BUGS:.4g} (flagged)",
          f"{bad.manual_vs_numeric:.10f} "
          f"({'flagged on ' + ', '.join(bad.failed_leaves) if not bad.passed else 'NOT flagged'})",
-         common.agreement(COURSE_BUGS, bad.manual_vs_numeric, tol=5e-5)),
+         agreement(COURSE_BUGS, bad.manual_vs_numeric, tol=5e-5)),
         ("3-layer net, bug-free backward pass", "passes",
          f"{good.manual_vs_numeric:.3g} ({'passes' if good.passed else 'FAILS'}; manual~autodiff "
          f"{good.manual_vs_autodiff:.1e})",
@@ -135,9 +134,9 @@ def main(argv=None) -> dict:
             "parameters": n_params, "seconds_first_check": t_first,
             "seconds_buggy_check": t_bad, "seconds_repeat_check": t_again,
             "correct": good_cat.to_dict(), "doubled_dW2": bad_cat.to_dict()}
-        common.add_table(result, f"L-layer cat network {list(CAT_DIMS)} ({n_params} parameters), "
-                                 f"random data, m = {cfg.m}, {cfg.directions} random directions "
-                                 "per leaf, float64", ["check", "verdict", "seconds"], [
+        add_table(result, f"L-layer cat network {list(CAT_DIMS)} ({n_params} parameters), "
+                          f"random data, m = {cfg.m}, {cfg.directions} random directions "
+                          "per leaf, float64", ["check", "verdict", "seconds"], [
             ["correct pass (first check: includes compiling)",
              "passes" if good_cat.passed else "FAILS", f"{t_first:.2f}"],
             ["dW2 doubled", "flagged on " + ", ".join(bad_cat.failed_leaves)
@@ -162,10 +161,10 @@ def main(argv=None) -> dict:
     ax.set_ylabel("relative difference, manual vs numeric")
     ax.set_title("Gradient check of the course's 3-layer network, leaf by leaf")
     ax.legend()
-    common.add_plot(result, fig, out, "per_leaf.png",
-                    "Gradient check, per leaf: the bug-free backward pass stays far below the "
-                    "threshold; the planted bugs stand out on [0]['b'] (db1) and [1]['W'] (dW2).")
-    return common.finish(result, out)
+    add_plot(result, fig, "per_leaf.png",
+             "Gradient check, per leaf: the bug-free backward pass stays far below the "
+             "threshold; the planted bugs stand out on [0]['b'] (db1) and [1]['W'] (dW2).")
+    return finish(result)
 
 
 if __name__ == "__main__":

@@ -35,42 +35,47 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxdnn
-from experiments import common
+from experiments.cli import option
+from experiments.evaluate import accuracies, predictor
+from experiments.markdown import pct
+from experiments.plots import add_plot, decision_boundary
+from experiments.results import add_table, finish, start
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/multiclass", "output folder")
-    hidden: tuple[int, ...] = common.option((64,), "hidden-layer sizes of the digits network")
-    activation: str = common.option("relu", "hidden activation: relu, tanh or sigmoid "
-                                            "(scikit-learn's relu, tanh, logistic)")
-    learning_rate: float = common.option(1e-3, "Adam's step size (scikit-learn's "
-                                               "learning_rate_init)")
-    batch_size: int = common.option(64, "minibatch size, reshuffled every epoch")
-    epochs: int = common.option(100, "epochs (scikit-learn's max_iter, its early stop disabled)")
-    l2: float = common.option(1e-4, "L2 strength (scikit-learn's alpha; the same penalty)")
-    test_size: float = common.option(0.25, "share of the digits held out for testing (stratified)")
-    split_seed: int = common.option(0, "random_state of the train/test split")
-    seeds: tuple[int, ...] = common.option((0, 1, 2, 3, 4), "seeds: jax.random.key(s) for jaxdnn, "
-                                                            "random_state=s for scikit-learn")
-    dtype: str = common.option("float32", "jaxdnn's dtype: float32 or float64")
-    goal_points: float = common.option(2.0, "the goal: jaxdnn's mean test accuracy within this "
-                                            "many points of scikit-learn's")
-    spiral_classes: int = common.option(3, "arms (classes) K of the spiral")
-    spiral_points: int = common.option(100, "points per arm")
-    spiral_noise: float = common.option(0.2, "standard deviation of the angle noise")
-    spiral_seed: int = common.option(0, "np.random.RandomState of the training spiral; the test "
-                                        "spiral draws with SEED + 1")
-    spiral_hidden: int = common.option(100, "hidden relu units of the spiral network")
-    spiral_learning_rate: float = common.option(1.0, "step size of full-batch gradient descent")
-    spiral_iterations: int = common.option(10000, "iterations on the spiral")
-    spiral_l2: float = common.option(0.3, "L2 strength on the spiral (0.3 = CS231n's reg 1e-3 "
-                                          "at m = 300)")
-    quick: bool = common.option(False, "a fast smoke test: 2 seeds, 3 epochs of 3 minibatches, "
-                                       "300 spiral iterations")
+    out: str = option("out/multiclass", "output folder")
+    hidden: tuple[int, ...] = option((64,), "hidden-layer sizes of the digits network")
+    activation: str = option("relu", "hidden activation (scikit-learn's relu, tanh, logistic)",
+                             choices=("relu", "tanh", "sigmoid"))
+    learning_rate: float = option(1e-3, "Adam's step size (scikit-learn's "
+                                        "learning_rate_init)")
+    batch_size: int = option(64, "minibatch size, reshuffled every epoch")
+    epochs: int = option(100, "epochs (scikit-learn's max_iter, its early stop disabled)")
+    l2: float = option(1e-4, "L2 strength (scikit-learn's alpha; the same penalty)")
+    test_size: float = option(0.25, "share of the digits held out for testing (stratified)")
+    split_seed: int = option(0, "random_state of the train/test split")
+    seeds: tuple[int, ...] = option((0, 1, 2, 3, 4), "seeds: jax.random.key(s) for jaxdnn, "
+                                                     "random_state=s for scikit-learn")
+    dtype: str = option("float32", "jaxdnn's dtype", choices=("float32", "float64"))
+    goal_points: float = option(2.0, "the goal: jaxdnn's mean test accuracy within this "
+                                     "many points of scikit-learn's")
+    spiral_classes: int = option(3, "arms (classes) K of the spiral")
+    spiral_points: int = option(100, "points per arm")
+    spiral_noise: float = option(0.2, "standard deviation of the angle noise")
+    spiral_seed: int = option(0, "np.random.RandomState of the training spiral; the test "
+                                 "spiral draws with SEED + 1")
+    spiral_hidden: int = option(100, "hidden relu units of the spiral network")
+    spiral_learning_rate: float = option(1.0, "step size of full-batch gradient descent")
+    spiral_iterations: int = option(10000, "iterations on the spiral")
+    spiral_l2: float = option(0.3, "L2 strength on the spiral (0.3 = CS231n's reg 1e-3 "
+                                   "at m = 300)")
+    quick: bool = option(False, "a fast smoke test: 2 seeds, 3 epochs of 3 minibatches, "
+                                "300 spiral iterations")
 
     # 1347 training images = 3 x 449: no remainder minibatch, so one update step to compile
-    QUICK: ClassVar[dict] = {"seeds": (0, 1), "epochs": 3, "batch_size": 449,
+    QUICK: ClassVar[dict] = {"out": "out/quick/multiclass",
+                             "seeds": (0, 1), "epochs": 3, "batch_size": 449,
                              "spiral_iterations": 300}
 
 
@@ -210,7 +215,7 @@ def digits_tables(result, cfg, jx, sk, m_train, m_test):
          f"{gap:+.2f} points: goal (within {cfg.goal_points:g} points) "
          + ("met" if met else "NOT met"), ""),
     ]
-    common.add_table(
+    add_table(
         result, f"Digits 8x8: test accuracy over {len(cfg.seeds)} seeds (mean +- std)",
         ("model", "train accuracy", "test accuracy", "wall time, all seeds (s)"), rows,
         note=f"{m_train} training and {m_test} test images (stratified split, random_state "
@@ -219,14 +224,14 @@ def digits_tables(result, cfg, jx, sk, m_train, m_test):
              f"{cfg.epochs} epochs, L2 {cfg.l2:g} (scikit-learn's alpha), no early stopping. "
              "Standard deviations are over seeds (ddof 1). The initialisations differ (He normal "
              "vs Glorot uniform); see the script's docstring.")
-    common.add_table(
+    add_table(
         result, "Digits 8x8: test accuracy per seed",
         ("seed", "jaxdnn", "scikit-learn"),
-        [(s, common.pct(a), common.pct(b))
+        [(s, pct(a), pct(b))
          for s, a, b in zip(cfg.seeds, jx["test_accuracy"], sk["test_accuracy"])])
 
 
-def confusion_plot(result, out, cfg, y_test, jx_pred, sk_pred):
+def confusion_plot(result, cfg, y_test, jx_pred, sk_pred):
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
@@ -237,12 +242,12 @@ def confusion_plot(result, out, cfg, y_test, jx_pred, sk_pred):
                      fontsize=10)
         result["data"][f"confusion_matrix_{name}"] = cm
     fig.tight_layout()
-    common.add_plot(result, fig, out, "confusion_matrix.png",
-                    f"Digits 8x8: confusion matrices on the test set (rows: true digit, columns: "
-                    f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80)
+    add_plot(result, fig, "confusion_matrix.png",
+             f"Digits 8x8: confusion matrices on the test set (rows: true digit, columns: "
+             f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80)
 
 
-def misclassified_plot(result, out, cfg, X_test, y_test, probs, max_shown=24):
+def misclassified_plot(result, cfg, X_test, y_test, probs, max_shown=24):
     pred = probs.argmax(axis=0)
     wrong = np.flatnonzero(pred != y_test)
     shown = wrong[:max_shown]
@@ -258,12 +263,12 @@ def misclassified_plot(result, out, cfg, X_test, y_test, probs, max_shown=24):
                  f"misclassified" + (f" (first {len(shown)} shown)" if len(wrong) > len(shown)
                                      else ""), fontsize=9)
     fig.tight_layout()
-    common.add_plot(result, fig, out, "misclassified.png",
-                    "Digits 8x8: misclassified test digits, titled true -> predicted (the "
-                    "softmax probability of the prediction).", dpi=80)
+    add_plot(result, fig, "misclassified.png",
+             "Digits 8x8: misclassified test digits, titled true -> predicted (the "
+             "softmax probability of the prediction).", dpi=80)
 
 
-def cost_plot(result, out, cfg, jx, sk):
+def cost_plot(result, cfg, jx, sk):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     epochs = np.arange(1, cfg.epochs + 1)
     for name, r in (("jaxdnn", jx), ("scikit-learn", sk)):
@@ -273,12 +278,12 @@ def cost_plot(result, out, cfg, jx, sk):
     ax.set_ylabel("mean minibatch cost (+ L2)")
     ax.set_title("Digits 8x8: training cost per epoch", fontsize=10)
     ax.legend()
-    common.add_plot(result, fig, out, "cost_curves.png",
-                    "Digits 8x8: each epoch's mean minibatch cost (cross-entropy + L2 penalty, "
-                    "each minibatch's before its update), jaxdnn and scikit-learn.", dpi=80)
+    add_plot(result, fig, "cost_curves.png",
+             "Digits 8x8: each epoch's mean minibatch cost (cross-entropy + L2 penalty, "
+             "each minibatch's before its update), jaxdnn and scikit-learn.", dpi=80)
 
 
-def spiral_part(result, out, cfg):
+def spiral_part(result, cfg):
     dtype = jnp.dtype(cfg.dtype)
     K = cfg.spiral_classes
     X_np, y = spiral(K, cfg.spiral_points, cfg.spiral_noise, cfg.spiral_seed)
@@ -294,13 +299,13 @@ def spiral_part(result, out, cfg):
     rows, panels = [], []
     for (name, dims), init in zip(nets.items(), inits):
         params, acts, costs = train_spiral(cfg, init, X, Y)
-        train, test = common.accuracies(params, acts, (X, Y), (X_test, Y_test))
+        train, test = accuracies(params, acts, (X, Y), (X_test, Y_test))
         rows.append((f"{name} ({'-'.join(map(str, dims))})", f"{costs[-1]:.4f}",
-                     common.pct(train), common.pct(test)))
+                     pct(train), pct(test)))
         panels.append((name, params, acts, train, test))
         result["data"][f"spiral_{'linear' if len(dims) == 2 else 'hidden'}"] = {
             "dims": dims, "cost_last": costs[-1], "train_accuracy": train, "test_accuracy": test}
-    common.add_table(
+    add_table(
         result, f"{K}-arm spiral: linear softmax vs one hidden layer",
         ("network", "final cost", "train accuracy", "test accuracy"), rows,
         note=f"{cfg.spiral_points} points per arm, angle noise {cfg.spiral_noise:g}; the test "
@@ -310,25 +315,17 @@ def spiral_part(result, out, cfg):
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
     for ax, (name, params, acts, train, test) in zip(axes, panels):
-        common.decision_boundary(ax, common.predictor(params, acts, dtype), X_np, y,
-                                 f"{name}: {100 * train:.1f} % train, {100 * test:.1f} % test",
-                                 margin=0.2)
+        decision_boundary(ax, predictor(params, acts, dtype), X_np, y,
+                          f"{name}: {100 * train:.1f} % train, {100 * test:.1f} % test",
+                          coarse=cfg.quick, margin=0.2)
     fig.tight_layout()
-    common.add_plot(result, fig, out, "spiral_regions.png",
-                    f"{K}-arm spiral: decision regions of a linear softmax classifier and of one "
-                    "hidden relu layer (training points shown).", dpi=80)
+    add_plot(result, fig, "spiral_regions.png",
+             f"{K}-arm spiral: decision regions of a linear softmax classifier and of one "
+             "hidden relu layer (training points shown).", dpi=80)
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.multiclass")
-    if cfg.activation not in SKLEARN_ACTIVATION:
-        raise SystemExit(f"--activation: expected one of {list(SKLEARN_ACTIVATION)}, got "
-                         f"{cfg.activation!r}")
-    if not cfg.seeds:
-        raise SystemExit("--seeds: give at least one seed")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("multiclass", QUESTION, cfg)
+    cfg, result = start("multiclass", Config, argv, __doc__, QUESTION)
 
     X_train, X_test, y_train, y_test = load_digits_split(cfg)
     jx = train_jaxdnn(cfg, X_train, y_train, X_test, y_test)
@@ -338,14 +335,14 @@ def main(argv=None) -> dict:
         jaxdnn={k: v for k, v in jx.items() if k != "test_probs"},
         sklearn={k: v for k, v in sk.items() if k != "test_probs"})
     digits_tables(result, cfg, jx, sk, len(y_train), len(y_test))
-    confusion_plot(result, out, cfg, y_test, jx["test_probs"][0].argmax(axis=0),
+    confusion_plot(result, cfg, y_test, jx["test_probs"][0].argmax(axis=0),
                    sk["test_probs"][0].argmax(axis=0))
-    misclassified_plot(result, out, cfg, X_test, y_test, jx["test_probs"][0],
+    misclassified_plot(result, cfg, X_test, y_test, jx["test_probs"][0],
                        max_shown=8 if cfg.quick else 24)  # quick: one row of 8 axes, not 3
-    cost_plot(result, out, cfg, jx, sk)
+    cost_plot(result, cfg, jx, sk)
 
-    spiral_part(result, out, cfg)
-    return common.finish(result, out)
+    spiral_part(result, cfg)
+    return finish(result)
 
 
 if __name__ == "__main__":

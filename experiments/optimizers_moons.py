@@ -27,32 +27,39 @@ import optax
 from sklearn.datasets import make_moons
 
 import jaxdnn
-from experiments import common
+from experiments.cli import option
+from experiments.compare import correct_counts, course_vs_ours, where_it_falls
+from experiments.evaluate import accuracy, predictor
+from experiments.markdown import pct
+from experiments.plots import add_plot, decision_boundary
+from experiments.results import add_table, finish, start
 from jaxdnn.course import course_params
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/optimizers_moons", "output folder")
-    layer_dims: tuple[int, ...] = common.option((2, 5, 2, 1), "the network")
-    init_seed: int = common.option(3, "np.random.seed of the course's He weights")
-    learning_rate: float = common.option(0.0007, "step size of every optimizer")
-    batch_size: int = common.option(64, "minibatch size")
-    num_epochs: int = common.option(10000, "epochs")
-    beta: float = common.option(0.9, "momentum's beta")
-    beta1: float = common.option(0.9, "Adam's beta1")
-    beta2: float = common.option(0.999, "Adam's beta2")
-    epsilon: float = common.option(1e-8, "Adam's epsilon")
-    key: int = common.option(0, "the shuffle keys are jax.random.split(jax.random.key(KEY), "
-                                "NUM_KEYS); the first is the fixed key whose run is plotted")
-    num_keys: int = common.option(16, "shuffle keys in the distribution (one vmapped program)")
-    optimizers: tuple[str, ...] = common.option(("gd", "momentum", "adam"), "which optimizers")
-    compare_optax: bool = common.option(True, "also train optax.adam beside jaxdnn.adam")
-    quick: bool = common.option(False, "a fast smoke test: few epochs and keys, minibatches of "
-                                       "60, no momentum, no optax comparison")
+    out: str = option("out/optimizers_moons", "output folder")
+    layer_dims: tuple[int, ...] = option((2, 5, 2, 1), "the network")
+    init_seed: int = option(3, "np.random.seed of the course's He weights")
+    learning_rate: float = option(0.0007, "step size of every optimizer")
+    batch_size: int = option(64, "minibatch size")
+    num_epochs: int = option(10000, "epochs")
+    beta: float = option(0.9, "momentum's beta")
+    beta1: float = option(0.9, "Adam's beta1")
+    beta2: float = option(0.999, "Adam's beta2")
+    epsilon: float = option(1e-8, "Adam's epsilon")
+    key: int = option(0, "the shuffle keys are jax.random.split(jax.random.key(KEY), "
+                         "NUM_KEYS); the first is the fixed key whose run is plotted")
+    num_keys: int = option(16, "shuffle keys in the distribution (one vmapped program)")
+    optimizers: tuple[str, ...] = option(("gd", "momentum", "adam"), "which optimizers",
+                                         choices=("gd", "momentum", "adam"))
+    compare_optax: bool = option(True, "also train optax.adam beside jaxdnn.adam")
+    quick: bool = option(False, "a fast smoke test: few epochs and keys, minibatches of "
+                                "60, no momentum, no optax comparison")
 
     # 300 examples = 5 x 60: no remainder minibatch, so one update step to compile per optimizer
-    QUICK: ClassVar[dict] = {"num_epochs": 100, "num_keys": 2, "batch_size": 60,
+    QUICK: ClassVar[dict] = {"out": "out/quick/optimizers_moons",
+                             "num_epochs": 100, "num_keys": 2, "batch_size": 60,
                              "optimizers": ("gd", "adam"), "compare_optax": False}
 
 
@@ -72,18 +79,11 @@ def optimizers(cfg) -> dict:
         "momentum": lambda: jaxdnn.momentum(cfg.learning_rate, cfg.beta),
         "adam": lambda: jaxdnn.adam(cfg.learning_rate, cfg.beta1, cfg.beta2, cfg.epsilon),
     }
-    unknown = set(cfg.optimizers) - set(known)
-    if unknown:
-        raise SystemExit(f"--optimizers: unknown {sorted(unknown)}; choose from {list(known)}")
     return {name: known[name]() for name in cfg.optimizers}
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__,
-                              prog="python -m experiments.optimizers_moons")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("optimizers_moons", QUESTION, cfg)
+    cfg, result = start("optimizers_moons", Config, argv, __doc__, QUESTION)
     X_np, Y_np = make_moons(n_samples=300, noise=0.2, random_state=3)  # the course's seed(3) call
     X_np, Y_np = X_np.T, Y_np[None]  # (2, 300), (1, 300)
     X, Y = jnp.asarray(X_np, F64), jnp.asarray(Y_np, F64)
@@ -92,7 +92,6 @@ def main(argv=None) -> dict:
     init = course_params(dims, cfg.init_seed, "he")
     # one vmapped program per optimizer trains all keys; the first key is "the" fixed run
     keys = jax.random.split(jax.random.key(cfg.key), cfg.num_keys)
-    accuracy = lambda p: common.accuracy(p, X, Y, acts)
 
     def train_all(opt):
         def train(k, p0, X, Y):  # data as arguments: no large constants for XLA to fold
@@ -115,9 +114,10 @@ def main(argv=None) -> dict:
 
     full = (cfg.num_epochs == 10000 and cfg.learning_rate == 0.0007 and cfg.batch_size == 64
             and tuple(dims) == (2, 5, 2, 1))
+    m = X.shape[1]
     for name, (_, costs, acc) in runs.items():
         d = dists[name]
-        where = common.where_it_falls(COURSE[name], d)
+        where = where_it_falls(COURSE[name], d, m)
         result["data"][name] = {"fixed_key_accuracy": acc, "fixed_key_cost_last": costs[-1],
                                 "key_accuracies": d, "course_in_distribution": where,
                                 "seconds": seconds[name]}
@@ -126,19 +126,19 @@ def main(argv=None) -> dict:
         where["share_within_rounding"] = close
         if not full:
             verdict = "n/a"
-        elif d.std() == 0:
-            verdict = (f"all {d.size} runs give {common.pct(d[0])}: "
+        elif np.unique(correct_counts(d, m)).size == 1:
+            verdict = (f"all {d.size} runs give {pct(d[0])}: "
                        + ("matches the course's rounded number" if close == 1 else "differs"))
         else:
             verdict = (f"{100 * close:.0f} % of runs match it within rounding; percentile "
                        f"{where['percentile']:.0f}, z = {where['z']:+.2f}")
         rows.append((
             f"{TITLES[name]}: train accuracy", COURSE_SHOWN[name],
-            f"fixed key: {common.pct(acc, 2)}; {cfg.num_keys} keys: "
-            f"mean {common.pct(d.mean(), 2)}, "
-            f"std {100 * d.std(ddof=1):.2f} points, min {common.pct(d.min(), 2)}, max "
-            f"{common.pct(d.max(), 2)}", verdict))
-    common.course_vs_ours(
+            f"fixed key: {pct(acc, 2)}; {cfg.num_keys} keys: "
+            f"mean {pct(d.mean(), 2)}, "
+            f"std {100 * d.std(ddof=1):.2f} points, min {pct(d.min(), 2)}, max "
+            f"{pct(d.max(), 2)}", verdict))
+    course_vs_ours(
         result, f"Course vs ours: optimizers on the moons ({cfg.num_epochs} epochs, minibatch "
                 f"{cfg.batch_size}, lr {cfg.learning_rate:g})", rows,
         note="float64, the course's He weights (np.random.seed(3)). The course shuffles with "
@@ -149,12 +149,13 @@ def main(argv=None) -> dict:
              "percentile: share of our runs below it (ties counted half); z: (course - mean) / "
              "std.")
 
-    common.add_table(
+    add_table(
         result, f"The {cfg.num_keys} shuffle orders train different networks",
         ("optimizer", "final epoch cost: min", "mean", "max", "distinct train accuracies",
          "time (s)"),
         [(TITLES[n], f"{c.min():.6f}", f"{c.mean():.6f}", f"{c.max():.6f}",
-          ", ".join(common.pct(a) for a in np.unique(np.round(dists[n], 12))), f"{seconds[n]:.1f}")
+          ", ".join(pct(k / m) for k in np.unique(correct_counts(dists[n], m))),
+          f"{seconds[n]:.1f}")
          for n, c in final_costs.items()],
         note="the final costs differ from key to key, so the runs are genuinely different; the "
              "accuracy on 300 points is coarser and can coincide.")
@@ -176,7 +177,7 @@ def main(argv=None) -> dict:
             "max_abs_param_difference": max_diff, "max_abs_cost_difference": cost_diff,
             "per_leaf": {jax.tree_util.keystr(k): v
                          for k, v in jax.tree_util.tree_leaves_with_path(diffs)}}
-        common.add_table(
+        add_table(
             result, "jaxdnn.adam vs optax.adam, trained side by side (same init, same shuffle key)",
             ("quantity", "value"),
             [("updates per run", f"{cfg.num_epochs * -(-X.shape[1] // cfg.batch_size)}"),
@@ -185,7 +186,7 @@ def main(argv=None) -> dict:
              ("max |cost difference| over all epochs",
               f"{cost_diff:.3e}"),
              ("final accuracy, jaxdnn.adam / optax.adam",
-              f"{common.pct(runs['adam'][2])} / {common.pct(accuracy(p_optax))}")],
+              f"{pct(runs['adam'][2])} / {pct(accuracy(p_optax, X, Y, acts))}")],
             note="float64; jaxdnn.adam runs inside the vmapped program, optax.adam in a plain fit "
                  "call with the same key. Both compute the same rule; any difference comes from "
                  "the order of floating-point operations.")
@@ -193,15 +194,15 @@ def main(argv=None) -> dict:
     # plots: decision boundaries (fixed key), accuracy distributions, cost curves
     fig, axes = plt.subplots(1, len(runs), figsize=(4.7 * len(runs), 4.2), squeeze=False)
     for ax, (name, (params, _, acc)) in zip(axes[0], runs.items()):
-        common.decision_boundary(ax, common.predictor(params, acts, F64), X_np, Y_np,
-                                 f"{TITLES[name]}: {100 * acc:.2f} % "
-                                 f"(course {COURSE_SHOWN[name]})")
+        decision_boundary(ax, predictor(params, acts, F64), X_np, Y_np,
+                          f"{TITLES[name]}: {100 * acc:.2f} % "
+                          f"(course {COURSE_SHOWN[name]})", coarse=cfg.quick)
     fig.suptitle(f"Moons: decision boundaries after {cfg.num_epochs} epochs (shuffle key "
                  f"{cfg.key}, first split)", fontsize=12)
     fig.tight_layout()
-    common.add_plot(result, fig, out, "decision_boundaries.png",
-                    "Moons: decision boundaries of each optimizer "
-                    "(fixed shuffle key; title: training accuracy, ours vs the course's).")
+    add_plot(result, fig, "decision_boundaries.png",
+             "Moons: decision boundaries of each optimizer "
+             "(fixed shuffle key; title: training accuracy, ours vs the course's).")
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     rng = np.random.RandomState(0)  # vertical jitter only, so equal accuracies stay visible
@@ -222,11 +223,11 @@ def main(argv=None) -> dict:
     axes[1].set_title("cost per epoch (the fixed shuffle key)")
     axes[1].legend()
     fig.tight_layout()
-    common.add_plot(result, fig, out, "accuracy_distribution.png",
-                    "Moons: training accuracy over shuffle keys for each optimizer (dots, jittered "
-                    "vertically), the course's numbers (x), and the cost curves of the fixed-key "
-                    "runs.")
-    return common.finish(result, out)
+    add_plot(result, fig, "accuracy_distribution.png",
+             "Moons: training accuracy over shuffle keys for each optimizer (dots, jittered "
+             "vertically), the course's numbers (x), and the cost curves of the fixed-key "
+             "runs.")
+    return finish(result)
 
 
 if __name__ == "__main__":

@@ -23,28 +23,34 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxdnn
-from experiments import common
+from experiments.cli import option
+from experiments.compare import agreement, correct_counts, course_vs_ours, last_printed
+from experiments.evaluate import accuracy, predictor
+from experiments.markdown import pct
+from experiments.plots import add_plot, decision_boundary
+from experiments.results import add_table, finish, start
 from jaxdnn.course import course_params
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/planar", "output folder")
-    n_h: int = common.option(4, "hidden units of the main run")
-    learning_rate: float = common.option(1.2, "step size of every run")
-    num_iterations: int = common.option(10000, "iterations of the main run")
-    init_seed: int = common.option(2, "np.random.seed of the course's initial weights")
-    sweep_sizes: tuple[int, ...] = common.option((1, 2, 3, 4, 5, 20, 50), "hidden sizes to sweep")
-    sweep_iterations: int = common.option(5000, "iterations of each sweep run")
-    logreg_learning_rate: float = common.option(
+    out: str = option("out/planar", "output folder")
+    n_h: int = option(4, "hidden units of the main run")
+    learning_rate: float = option(1.2, "step size of every run")
+    num_iterations: int = option(10000, "iterations of the main run")
+    init_seed: int = option(2, "np.random.seed of the course's initial weights")
+    sweep_sizes: tuple[int, ...] = option((1, 2, 3, 4, 5, 20, 50), "hidden sizes to sweep")
+    sweep_iterations: int = option(5000, "iterations of each sweep run")
+    logreg_learning_rate: float = option(
         1.2, "step size of jaxdnn's logistic-regression baseline ([2, 1] sigmoid net)")
-    logreg_iterations: int = common.option(10000, "iterations of the logistic-regression baseline")
-    sklearn: bool = common.option(True, "also fit scikit-learn's LogisticRegressionCV, as the "
-                                        "course does (skipped when sklearn is not installed)")
-    quick: bool = common.option(False, "a fast smoke test: few iterations, two sizes")
+    logreg_iterations: int = option(10000, "iterations of the logistic-regression baseline")
+    sklearn: bool = option(True, "also fit scikit-learn's LogisticRegressionCV, as the "
+                                 "course does (skipped when sklearn is not installed)")
+    quick: bool = option(False, "a fast smoke test: few iterations, two sizes")
 
     # the main run as long as the sweep's, so that the sweep's n_h = 4 reuses its compiled chunk
-    QUICK: ClassVar[dict] = {"num_iterations": 200, "sweep_iterations": 200,
+    QUICK: ClassVar[dict] = {"out": "out/quick/planar",
+                             "num_iterations": 200, "sweep_iterations": 200,
                              "logreg_iterations": 200, "sweep_sizes": (1, 4),
                              "sklearn": False}
 
@@ -109,14 +115,11 @@ def train_hidden(X, Y, n_h, cfg, num_iterations):
     init = course_params([X.shape[0], n_h, 1], cfg.init_seed, "small")  # randn * 0.01, seed 2
     params, costs = jaxdnn.fit(init, X, Y, HIDDEN, learning_rate=cfg.learning_rate,
                                num_iterations=num_iterations, progress=False)
-    return params, np.asarray(costs), common.accuracy(params, X, Y, HIDDEN)
+    return params, np.asarray(costs), accuracy(params, X, Y, HIDDEN)
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.planar")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("planar", QUESTION, cfg)
+    cfg, result = start("planar", Config, argv, __doc__, QUESTION)
     X_np, Y_np = jaxdnn.data.planar_flower()  # (2, 400), (1, 400)
     X, Y = jnp.asarray(X_np, F64), jnp.asarray(Y_np, F64)
 
@@ -125,13 +128,13 @@ def main(argv=None) -> dict:
     lin_params, lin_costs = jaxdnn.fit(lin_init, X, Y, LINEAR,
                                        learning_rate=cfg.logreg_learning_rate,
                                        num_iterations=cfg.logreg_iterations, progress=False)
-    lin_acc = common.accuracy(lin_params, X, Y, LINEAR)
+    lin_acc = accuracy(lin_params, X, Y, LINEAR)
     sk_acc, sk_predict = sklearn_baseline(X_np, Y_np) if cfg.sklearn else (None, None)
     result["data"].update(logreg_jaxdnn_accuracy=lin_acc, logreg_sklearn_accuracy=sk_acc)
 
     # the course's main run: n_h = 4, 10000 iterations
     params, costs, acc = train_hidden(X, Y, cfg.n_h, cfg, cfg.num_iterations)
-    last = common.last_printed(cfg.num_iterations, 1000)
+    last = last_printed(cfg.num_iterations, 1000)
     result["data"].update(costs_every_1000=costs[::1000], cost0=costs[0], last_iteration=last,
                           cost_last=costs[last], accuracy=acc)
     full = cfg.num_iterations == 10000 and cfg.n_h == 4 and cfg.learning_rate == 1.2
@@ -139,38 +142,40 @@ def main(argv=None) -> dict:
     ref, ref_acc = numpy_course_run(X_np, Y_np, cfg.n_h, cfg.init_seed, cfg.learning_rate,
                                     cfg.num_iterations)
     part = parting(ref, costs)
+    m = X.shape[1]
+    printed_percent = 100 * int(correct_counts(acc, m)) // m  # the course's "%d" of 100 * acc
     rows = [
         ("logistic regression, scikit-learn LogisticRegressionCV", "47 %",
          ("not installed" if cfg.sklearn else "not run (--no-sklearn)") if sk_acc is None
-         else common.pct(sk_acc, 2),
-         "n/a" if sk_acc is None else common.agreement(0.47, sk_acc, tol=0.005)),
+         else pct(sk_acc, 2),
+         "n/a" if sk_acc is None else agreement(0.47, sk_acc, tol=0.005)),
         (f"logistic regression, jaxdnn [2, 1] sigmoid net (lr {cfg.logreg_learning_rate:g}, "
-         f"{cfg.logreg_iterations} it.)", "47 % (scikit-learn)", common.pct(lin_acc, 2),
-         common.agreement(0.47, lin_acc, tol=0.005)),
+         f"{cfg.logreg_iterations} it.)", "47 % (scikit-learn)", pct(lin_acc, 2),
+         agreement(0.47, lin_acc, tol=0.005)),
         (f"n_h={cfg.n_h}: cost at iteration 0", "0.693048", f"{costs[0]:.6f}",
-         common.agreement(0.693048, costs[0], tol=5e-7, exact_digits=6)),
+         agreement(0.693048, costs[0], tol=5e-7, exact_digits=6)),
         (f"n_h={cfg.n_h}: cost at iteration {last}", "about 0.2186 (iteration 9000)",
          f"{costs[last]:.6f}",
-         common.agreement(0.2186, costs[last], tol=5e-5, exact_digits=4)
+         agreement(0.2186, costs[last], tol=5e-5, exact_digits=4)
          + ("" if part is None else f" (last-bit rounding amplified from iteration ~{part}; "
                                     "see the NumPy table)") if full else "n/a"),
         (f"n_h={cfg.n_h}: accuracy ({cfg.num_iterations} iterations)", "90 % (printed with %d)",
-         f"{common.pct(acc, 2)} (%d: {int(100 * acc)} %)",
-         ("matches (the course truncates with %d)" if int(100 * acc) == 90 else "differs")
+         f"{pct(acc, 2)} (%d: {printed_percent} %)",
+         ("matches (the course truncates with %d)" if printed_percent == 90 else "differs")
          if full else "n/a"),
     ]
-    common.course_vs_ours(result, "Course vs ours: planar flower", rows,
-                          note="float64; the hidden-layer nets start from the course's weights "
-                               f"(np.random.seed({cfg.init_seed}), randn * 0.01, b = 0). The "
-                               "course's 47 % comes from scikit-learn, so it is compared with both "
-                               "scikit-learn's number and jaxdnn's unregularised fit.")
+    course_vs_ours(result, "Course vs ours: planar flower", rows,
+                   note="float64; the hidden-layer nets start from the course's weights "
+                        f"(np.random.seed({cfg.init_seed}), randn * 0.01, b = 0). The "
+                        "course's 47 % comes from scikit-learn, so it is compared with both "
+                        "scikit-learn's number and jaxdnn's unregularised fit.")
 
     result["data"].update(numpy_reference_costs=ref, numpy_reference_accuracy=ref_acc,
                           numpy_parts_at=part)
     rows = [(i, f"{c:.10f}", f"{costs[i]:.10f}", f"{abs(c - costs[i]):.1e}")
             for i, c in ref.items()]
-    rows.append(("accuracy", common.pct(ref_acc), common.pct(acc), ""))
-    common.add_table(
+    rows.append(("accuracy", pct(ref_acc), pct(acc), ""))
+    add_table(
         result, f"n_h={cfg.n_h}: jaxdnn vs the course's equations re-run in plain NumPy float64",
         ("iteration", "NumPy (course equations)", "jaxdnn", "|difference|"), rows,
         note=("the two agree to the last bits (~1e-16) throughout." if part is None else
@@ -208,18 +213,18 @@ def main(argv=None) -> dict:
         return (f"differs by {min(abs(100 * a - lo), abs(100 * a - hi)):.3g} points (NumPy re-run "
                 f"of the course's equations: {100 * ref_a:.2f} %; see the next table)")
 
-    common.course_vs_ours(
+    course_vs_ours(
         result, f"Course vs ours: hidden-size sweep ({cfg.sweep_iterations} iterations, lr "
                 f"{cfg.learning_rate:g}), training accuracy",
         [(f"n_h = {n}", COURSE_SWEEP.get(n, "-") + (" %" if n in COURSE_SWEEP else ""),
-          common.pct(a, 2), sweep_agreement(n, a)) for n, (_, _, a) in sweep.items()],
+          pct(a, 2), sweep_agreement(n, a)) for n, (_, _, a) in sweep.items()],
         note="each n_h starts from the course's initial weights for that size (np.random.seed(2)). "
              "The course's notebook versions print 90.0 % or 90.5 % for n_h = 20.")
-    common.add_table(
+    add_table(
         result, "Hidden-size sweep: jaxdnn vs the course's equations re-run in plain NumPy float64",
         ("n_h", "course", "NumPy re-run", "jaxdnn", "cost curves part at (checked every 250)",
          "max |cost difference|"),
-        [(n, COURSE_SWEEP.get(n, "-") + " %", common.pct(sweep_ref[n][1]), common.pct(a),
+        [(n, COURSE_SWEEP.get(n, "-") + " %", pct(sweep_ref[n][1]), pct(a),
           parting(sweep_ref[n][0], c) or "never (< 1e-9 throughout)",
           f"{max(abs(v - c[i]) for i, v in sweep_ref[n][0].items()):.1e}")
          for n, (_, c, a) in sweep.items()],
@@ -233,36 +238,37 @@ def main(argv=None) -> dict:
     nrows = -(-(len(panels) + 1) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.6 * nrows), squeeze=False)
     axes = axes.ravel()
-    lin_pred = sk_predict or common.predictor(lin_params, LINEAR, F64)
+    lin_pred = sk_predict or predictor(lin_params, LINEAR, F64)
     lin_name = "scikit-learn LogisticRegressionCV" if sk_predict else "jaxdnn [2, 1] sigmoid"
-    common.decision_boundary(axes[0], lin_pred, X_np, Y_np,
-                             f"logistic regression ({lin_name}): "
-                             f"{100 * (sk_acc if sk_predict else lin_acc):.2f} %")
+    decision_boundary(axes[0], lin_pred, X_np, Y_np,
+                      f"logistic regression ({lin_name}): "
+                      f"{100 * (sk_acc if sk_predict else lin_acc):.2f} %", coarse=cfg.quick)
     for ax, (n_h, (p, _, a)) in zip(axes[1:], panels):
-        common.decision_boundary(ax, common.predictor(p, HIDDEN, F64), X_np, Y_np,
-                                 f"n_h = {n_h}: {100 * a:.2f} % "
-                                 f"(course {COURSE_SWEEP.get(n_h, '-')} %)")
+        decision_boundary(ax, predictor(p, HIDDEN, F64), X_np, Y_np,
+                          f"n_h = {n_h}: {100 * a:.2f} % "
+                          f"(course {COURSE_SWEEP.get(n_h, '-')} %)", coarse=cfg.quick)
     for ax in axes[len(panels) + 1:]:
         ax.axis("off")
     fig.suptitle(f"Planar flower: decision boundaries by hidden-layer size ({cfg.sweep_iterations} "
                  f"iterations, lr {cfg.learning_rate:g}, course init)", fontsize=12)
     fig.tight_layout()
-    common.add_plot(result, fig, out, "decision_boundaries.png",
-                    "Planar flower: logistic regression and one hidden tanh layer of n_h units; "
-                    "title: training accuracy, ours vs the course's.", dpi=72)
+    add_plot(result, fig, "decision_boundaries.png",
+             "Planar flower: logistic regression and one hidden tanh layer of n_h units; "
+             "title: training accuracy, ours vs the course's.", dpi=72)
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    common.decision_boundary(axes[0], common.predictor(params, HIDDEN, F64), X_np, Y_np,
-                             f"n_h = {cfg.n_h}, {cfg.num_iterations} iterations: {100 * acc:.2f} %")
+    decision_boundary(axes[0], predictor(params, HIDDEN, F64), X_np, Y_np,
+                      f"n_h = {cfg.n_h}, {cfg.num_iterations} iterations: {100 * acc:.2f} %",
+                      coarse=cfg.quick)
     axes[1].plot(costs, label=f"n_h = {cfg.n_h}")
     axes[1].plot(np.asarray(lin_costs), label="logistic regression (jaxdnn)")
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("cost J")
     axes[1].set_title("cost per iteration")
     axes[1].legend()
-    common.add_plot(result, fig, out, f"n_h{cfg.n_h}.png",
-                    f"Planar flower, n_h = {cfg.n_h}: decision boundary and cost curve.")
-    return common.finish(result, out)
+    add_plot(result, fig, f"n_h{cfg.n_h}.png",
+             f"Planar flower, n_h = {cfg.n_h}: decision boundary and cost curve.")
+    return finish(result)
 
 
 if __name__ == "__main__":

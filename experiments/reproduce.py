@@ -5,12 +5,13 @@ experiments that go beyond the course show? One command runs them all, in order,
 ``OUT/NAME/`` and collects their tables and plots (relative image links), the course's number
 beside ours, with the run's configuration (library versions, device, date, each script's config).
 When the cat data is missing, the experiments that need it are skipped, and the report and stdout
-say so and how to point at the data.
+say so and how to point at the data. After each experiment it prints the time it took and an
+estimate of the time left (from the previous run's times in the same folder, if there is one).
 
     python -m experiments.reproduce                               # everything, full settings
     python -m experiments.reproduce --data-dir PATH --out out
     python -m experiments.reproduce --only planar,gradient_check
-    python -m experiments.reproduce --quick --out /tmp/smoke       # a smoke test (under a minute)
+    python -m experiments.reproduce --quick                        # a smoke test, into out/quick
 """
 
 from __future__ import annotations
@@ -18,24 +19,32 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import pathlib
 import shlex
 import sys
 import time
 import traceback
 from typing import ClassVar
 
-from experiments import EXPERIMENTS, common
+from experiments import EXPERIMENTS
+from experiments.catdata import CAT_DIR_HELP
+from experiments.cli import option, parse_config
+from experiments.compare import COURSE_HEADERS
+from experiments.environment import environment
+from experiments.markdown import markdown_table, result_markdown
+from experiments.results import config_dict, output_dir, to_jsonable, write_json
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out", "output folder: OUT/report.md and OUT/NAME/ per experiment")
-    data_dir: str | None = common.option(None, common.cat_dir_help())
-    only: tuple[str, ...] = common.option(EXPERIMENTS, "experiments to run, comma-separated")
-    quick: bool = common.option(False, "much fewer iterations and seeds everywhere: a smoke test "
-                                       "whose numbers will not match the course")
+    out: str = option("out", "output folder: OUT/report.md and OUT/NAME/ per experiment")
+    data_dir: str | None = option(None, CAT_DIR_HELP)
+    only: tuple[str, ...] = option(EXPERIMENTS, "experiments to run, comma-separated",
+                                   choices=EXPERIMENTS)
+    quick: bool = option(False, "much fewer iterations and seeds everywhere: a smoke test whose "
+                                "numbers will not match the course, in its own folder")
 
-    QUICK: ClassVar[dict] = {}
+    QUICK: ClassVar[dict] = {"out": "out/quick"}
 
 
 def _argv_for(module, cfg, out_dir) -> list[str]:
@@ -58,7 +67,7 @@ def _course_rows(result) -> tuple[int, int, int, int]:
     """
     matched = compared = expected = placed = 0
     for t in result.get("tables", []):
-        if t.get("headers") != list(common.COURSE_HEADERS):
+        if t.get("headers") != list(COURSE_HEADERS):
             continue
         for row in t["rows"]:
             verdict = row[3]
@@ -89,50 +98,85 @@ def _headline(result) -> str:
             + (f" (+{expected} expected difference, explained in the note)" if expected else ""))
 
 
-def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.reproduce")
-    unknown = [n for n in cfg.only if n not in EXPERIMENTS]
-    if unknown:
-        raise SystemExit(f"--only: unknown experiments {unknown}; choose from {list(EXPERIMENTS)}")
-    common.enable_x64()
-    root = common.output_dir(cfg.out)
+def previous_seconds(root: pathlib.Path) -> dict:
+    """Each experiment's run time in the previous run into ``root`` (its ``reproduce.json``), or
+    ``{}`` where there is none."""
+    try:
+        previous = json.loads((root / "reproduce.json").read_text())["experiments"]
+        return {n: float(e["seconds"]) for n, e in previous.items() if e.get("seconds")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def time_left(done: dict, remaining, previous: dict) -> str:
+    """An estimate of the time the ``remaining`` experiments take: each one's time in the
+    previous run where known, else the mean time of those ``done`` in this run."""
+    if not remaining:
+        return "none left"
+    guessed = [n for n in remaining if n not in previous]
+    if guessed and not done:
+        return "no estimate before the first experiment ends"
+    mean = sum(done.values()) / max(len(done), 1)
+    seconds = sum(previous.get(n, mean) for n in remaining)
+    basis = ("the previous run's times" if not guessed else
+             f"this run's mean for {', '.join(guessed)}" if len(guessed) < len(remaining) else
+             "this run's mean per experiment")
+    span = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    return f"about {span} left for {len(remaining)} (estimate from {basis})"
+
+
+def run_one(name: str, argv: list[str], out_dir: pathlib.Path) -> dict:
+    """``experiments.NAME.main(argv)``'s result; a failure becomes an "error" result (written to
+    ``out_dir/results.json``), so that one failure does not hide the other experiments."""
+    module = importlib.import_module(f"experiments.{name}")
     t0 = time.perf_counter()
-    results = {}
-    for name in cfg.only:
-        module = importlib.import_module(f"experiments.{name}")
-        out_dir = root / name
-        argv_i = _argv_for(module, cfg, out_dir)
-        print(f"\n=== reproduce: python -m experiments.{name} {shlex.join(argv_i)}",
-              file=sys.stderr, flush=True)
+    try:
+        return module.main(argv)
+    except Exception as e:  # noqa: BLE001 - one failure must not hide the other experiments
+        res = {"name": name, "question": module.__doc__.strip().splitlines()[0],
+               "status": "error", "reason": f"{type(e).__name__}: {e}", "tables": [],
+               "plots": [], "notes": ["```\n" + traceback.format_exc() + "```"],
+               "config": {"argv": argv}, "seconds": time.perf_counter() - t0}
+        write_json(output_dir(out_dir) / "results.json", res)
+        print(f"reproduce: {name} FAILED: {res['reason']}", file=sys.stderr, flush=True)
+        return res
+
+
+def main(argv=None) -> dict:
+    cfg = parse_config(Config, argv, doc=__doc__, prog="python -m experiments.reproduce")
+    root = output_dir(cfg.out)
+    previous = previous_seconds(root)
+    t0 = time.perf_counter()
+    results, seconds = {}, {}
+    print(f"=== reproduce: {len(cfg.only)} experiments into {root}; "
+          f"{time_left({}, cfg.only, previous)}", file=sys.stderr, flush=True)
+    for i, name in enumerate(cfg.only):
+        argv_i = _argv_for(importlib.import_module(f"experiments.{name}"), cfg, root / name)
+        print(f"\n=== reproduce [{i + 1}/{len(cfg.only)}]: python -m experiments.{name} "
+              f"{shlex.join(argv_i)}", file=sys.stderr, flush=True)
         t_i = time.perf_counter()
-        try:
-            res = module.main(argv_i)
-        except Exception as e:  # noqa: BLE001 - one failure must not hide the other experiments
-            res = {"name": name, "question": module.__doc__.strip().splitlines()[0],
-                   "status": "error", "reason": f"{type(e).__name__}: {e}", "tables": [],
-                   "plots": [], "notes": ["```\n" + traceback.format_exc() + "```"],
-                   "config": {"argv": argv_i}, "seconds": time.perf_counter() - t_i}
-            common.output_dir(out_dir)
-            common.write_json(out_dir / "results.json", res)
-            print(f"reproduce: {name} FAILED: {res['reason']}", file=sys.stderr, flush=True)
-        res["argv"] = argv_i
-        results[name] = res
+        results[name] = run_one(name, argv_i, root / name)
+        results[name]["argv"] = argv_i
+        seconds[name] = time.perf_counter() - t_i
+        print(f"=== reproduce: {name} {results[name]['status']} in {seconds[name]:.1f} s; "
+              f"{time.perf_counter() - t0:.0f} s so far, "
+              f"{time_left(seconds, cfg.only[i + 1:], previous)}", file=sys.stderr, flush=True)
     total = time.perf_counter() - t0
-    env = common.environment()
-    report = render(cfg, results, env, total, argv)
+    env = environment()
+    report = render(cfg, results, seconds, env, total, argv)
     (root / "report.md").write_text(report)
     summary = {"report": str(root / "report.md"), "seconds": total, "quick": cfg.quick,
-               "environment": env, "config": common.config_dict(cfg),
+               "environment": env, "config": config_dict(cfg),
                "experiments": {n: {"status": r["status"], "reason": r.get("reason"),
-                                   "seconds": r.get("seconds"), "headline": _headline(r)}
+                                   "seconds": seconds[n], "headline": _headline(r)}
                                for n, r in results.items()},
                "results": results}
-    common.write_json(root / "reproduce.json", {k: v for k, v in summary.items() if k != "results"})
+    write_json(root / "reproduce.json", {k: v for k, v in summary.items() if k != "results"})
 
     print("\n# reproduce: summary\n")
-    print(common.markdown_table(("experiment", "status", "time (s)", "result"),
-                                [(n, r["status"], f"{r.get('seconds') or 0:.1f}", _headline(r))
-                                 for n, r in results.items()]))
+    print(markdown_table(("experiment", "status", "time (s)", "result"),
+                         [(n, r["status"], f"{seconds[n]:.1f}", _headline(r))
+                          for n, r in results.items()]))
     skipped = [n for n, r in results.items() if r["status"] == "skipped"]
     if skipped:
         print(f"\nSKIPPED {', '.join(skipped)}: the cat / non-cat data was not found. Point at the "
@@ -145,8 +189,8 @@ def main(argv=None) -> dict:
     return summary
 
 
-def render(cfg, results, env, total, argv) -> str:
-    """The whole report as Markdown."""
+def render(cfg, results, seconds, env, total, argv) -> str:
+    """The whole report as Markdown; ``seconds``: each experiment's wall time."""
     cmd = "python -m experiments.reproduce" + (" " + shlex.join(argv) if argv else "")
     lines = ["# jaxdnn: the course's experiments, reproduced and gone beyond", ""]
     if cfg.quick:
@@ -166,7 +210,7 @@ def render(cfg, results, env, total, argv) -> str:
         "the project's reference table) beside ours. Plots are ours; the course's own figures are "
         "not redistributed here, its numbers stand in for them.", "",
         "## Run", "",
-        common.markdown_table(("", ""), [
+        markdown_table(("", ""), [
             ("command", f"`{cmd}`"),
             ("date", env["date"]),
             ("total wall time", f"{total:.1f} s"),
@@ -180,15 +224,15 @@ def render(cfg, results, env, total, argv) -> str:
             ("platform", env["platform"]),
         ]), "",
         "## Summary", "",
-        common.markdown_table(("experiment", "status", "time (s)", "result"),
-                              [(f"[{n}](#{n})", r["status"], f"{r.get('seconds') or 0:.1f}",
-                                _headline(r)) for n, r in results.items()]), "",
+        markdown_table(("experiment", "status", "time (s)", "result"),
+                       [(f"[{n}](#{n})", r["status"], f"{seconds[n]:.1f}", _headline(r))
+                        for n, r in results.items()]), "",
     ]
     for name, res in results.items():
-        lines += [common.result_markdown(res, link_prefix=f"{name}/", level=2)]
+        lines += [result_markdown(res, link_prefix=f"{name}/", level=2)]
         lines += ["<details><summary>configuration</summary>", "", "```",
                   f"python -m experiments.{name} {shlex.join(res.get('argv', []))}",
-                  json.dumps(common.to_jsonable(res.get("config", {})), indent=1), "```", "",
+                  json.dumps(to_jsonable(res.get("config", {})), indent=1), "```", "",
                   "</details>", ""]
     return "\n".join(lines)
 

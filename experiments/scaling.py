@@ -25,23 +25,30 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments import common
+from experiments.cli import option
+from experiments.results import add_table, finish, start
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/scaling", "output folder")
-    devices: tuple[int, ...] = common.option((1, 2, 4), "device counts to measure")
-    layer_dims: tuple[int, ...] = common.option((1024, 1024, 1024, 1), "network")
-    m: int = common.option(4096, "examples (divisible by every device count)")
-    iterations: int = common.option(10, "gradient-descent iterations per timed call")
-    repeats: int = common.option(3, "timed calls after a warm-up; the median is reported")
-    platform: str = common.option(
+    out: str = option("out/scaling", "output folder")
+    devices: tuple[int, ...] = option((1, 2, 4), "device counts to measure")
+    layer_dims: tuple[int, ...] = option((1024, 1024, 1024, 1), "network")
+    m: int = option(4096, "examples (divisible by every device count)")
+    iterations: int = option(10, "gradient-descent iterations per timed call")
+    repeats: int = option(3, "timed calls after a warm-up; the median is reported")
+    platform: str = option(
         "cpu", "JAX platform for the workers ('cpu', or 'gpu' to use real GPUs)")
-    worker: int = common.option(0, "internal: run as the worker for this many devices")
-    quick: bool = common.option(False, "a fast smoke test: a small network")
+    worker: int = option(0, "internal: run as the worker for this many devices")
+    quick: bool = option(False, "a fast smoke test: a small network")
 
-    QUICK: ClassVar[dict] = {"layer_dims": (64, 64, 1), "m": 512, "iterations": 5, "repeats": 2}
+    QUICK: ClassVar[dict] = {"layer_dims": (64, 64, 1), "m": 512, "iterations": 5, "repeats": 2,
+                             "out": "out/quick/scaling"}
+
+    def __post_init__(self):
+        bad = [n for n in self.devices if self.m % n]
+        if bad:
+            raise ValueError(f"--m {self.m} must be divisible by every device count, not by {bad}")
 
 
 QUESTION = ("How fast does fit train the wide network when its examples are sharded over 1, 2 and "
@@ -98,15 +105,10 @@ def measure(cfg: Config, n: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.scaling")
+    cfg, result = start("scaling", Config, argv, __doc__, QUESTION, x64=False)
     if cfg.worker:
         print(json.dumps(worker(cfg)))
         return {}
-    out = common.output_dir(cfg.out)
-    result = common.new_result("scaling", QUESTION, cfg)
-    for n in cfg.devices:
-        if cfg.m % n:
-            raise SystemExit(f"--m {cfg.m} is not divisible by {n} devices")
     runs = [measure(cfg, n) for n in cfg.devices]
     base = next((r for r in runs if r.get("devices") == 1 and "error" not in r), None)
     flops = 6 * cfg.m * sum(a * b for a, b in zip(cfg.layer_dims[:-1], cfg.layer_dims[1:]))
@@ -119,14 +121,14 @@ def main(argv=None) -> dict:
         rows.append([r["devices"], f"{r['platform']} ({r['device_kind']})", f"{s * 1e3:.2f} ms",
                      f"{cfg.m / s:,.0f}", f"{flops / s / 1e9:.1f}",
                      f"{base['seconds_per_iteration'] / s:.2f}x" if base else "n/a"])
-    common.add_table(
+    add_table(
         result, f"fit on {list(cfg.layer_dims)}, m = {cfg.m}, float32, full batch",
         ["devices", "device", "time / iteration", "examples / s", "GFLOP/s (6 m P)", "speed-up"],
         rows, note=(f"{os.cpu_count()} CPU cores on this machine; forced CPU devices share them, "
                     "so no speed-up is expected there: the figures show what sharding costs. "
                     "Each median over the timed calls after a warm-up."))
     result["data"]["runs"] = runs
-    return common.finish(result, out)
+    return finish(result)
 
 
 if __name__ == "__main__":

@@ -26,24 +26,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxdnn
-from experiments import common
+from experiments.catdata import CAT_DIR_HELP, load_cat
+from experiments.cli import option
+from experiments.compare import course_vs_ours, where_it_falls
+from experiments.markdown import pct
+from experiments.plots import add_plot
+from experiments.results import add_table, finish, skip, start
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    data_dir: str | None = common.option(None, common.cat_dir_help())
-    out: str = common.option("out/seeds", "output folder")
-    num_seeds: int = common.option(32, "random seeds per network")
-    seeds_per_batch: int = common.option(8, "seeds trained together in one vmapped program")
-    num_iterations: int = common.option(2500, "iterations of each run (the course: 2500)")
-    learning_rate: float = common.option(0.0075, "step size")
-    seed: int = common.option(0, "keys are jax.random.split(jax.random.fold_in(key(SEED), net), N)")
-    dtype: str = common.option("float32", "float32 or float64")
-    nets: tuple[str, ...] = common.option(("l_layer", "two_layer"), "which networks")
-    quick: bool = common.option(False, "a fast smoke test: the two-layer net, 2 seeds, 5 "
-                                       "iterations")
+    data_dir: str | None = option(None, CAT_DIR_HELP)
+    out: str = option("out/seeds", "output folder")
+    num_seeds: int = option(32, "random seeds per network")
+    seeds_per_batch: int = option(8, "seeds trained together in one vmapped program")
+    num_iterations: int = option(2500, "iterations of each run (the course: 2500)")
+    learning_rate: float = option(0.0075, "step size")
+    seed: int = option(0, "keys are jax.random.split(jax.random.fold_in(key(SEED), net), N)")
+    dtype: str = option("float32", "dtype of the training", choices=("float32", "float64"))
+    nets: tuple[str, ...] = option(("l_layer", "two_layer"), "which networks",
+                                   choices=("l_layer", "two_layer"))
+    quick: bool = option(False, "a fast smoke test: the two-layer net, 2 seeds, 5 iterations")
 
-    QUICK: ClassVar[dict] = {"num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 5,
+    QUICK: ClassVar[dict] = {"out": "out/quick/seeds",
+                             "num_seeds": 2, "seeds_per_batch": 2, "num_iterations": 5,
                              "nets": ("two_layer",)}
 
 
@@ -80,16 +86,10 @@ def train_seeds(cfg, dims, method, X, Y, X_test, Y_test, keys, label):
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.seeds")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("seeds", QUESTION, cfg)
-    cat, reason = common.load_cat(cfg.data_dir)
+    cfg, result = start("seeds", Config, argv, __doc__, QUESTION)
+    cat, reason = load_cat(cfg.data_dir)
     if cat is None:
-        return common.finish(common.skip(result, reason), out)
-    unknown = set(cfg.nets) - set(NETS)
-    if unknown:
-        raise SystemExit(f"--nets: unknown {sorted(unknown)}; choose from {list(NETS)}")
+        return finish(skip(result, reason))
 
     dt = jnp.dtype(cfg.dtype)
     X, Y = jnp.asarray(cat.train_x, dt), jnp.asarray(cat.train_y, dt)
@@ -101,34 +101,35 @@ def main(argv=None) -> dict:
         keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), i), cfg.num_seeds)
         r = train_seeds(cfg, dims, method, X, Y, X_test, Y_test, keys, title)
         runs[name] = r
-        w_test = common.where_it_falls(c_test, r["test_accuracy"])
-        w_train = common.where_it_falls(c_train, r["train_accuracy"])
+        w_test = where_it_falls(c_test, r["test_accuracy"], X_test.shape[1])
+        w_train = where_it_falls(c_train, r["train_accuracy"], X.shape[1])
         r["course_test_in_distribution"], r["course_train_in_distribution"] = w_test, w_train
         print(f"seeds: {title}: {cfg.num_seeds} seeds x {cfg.num_iterations} iterations "
               f"({cfg.dtype}) took {r['seconds']:.1f} s", flush=True)
         for split, w, course, acc in (("test", w_test, c_test, r["test_accuracy"]),
                                       ("train", w_train, c_train, r["train_accuracy"])):
-            stats_rows.append((title, split, common.pct(acc.mean()), f"{100 * acc.std(ddof=1):.2f}",
-                               common.pct(acc.min()), common.pct(np.median(acc)),
-                               common.pct(acc.max()), common.pct(course)))
-            rows.append((f"{title}: {split} accuracy", common.pct(course, 2),
-                         f"mean {common.pct(acc.mean())} +- {100 * acc.std(ddof=1):.2f} "
-                         f"(range {common.pct(acc.min())} .. {common.pct(acc.max())})",
+            stats_rows.append((title, split, pct(acc.mean()), f"{100 * acc.std(ddof=1):.2f}",
+                               pct(acc.min()), pct(np.median(acc)),
+                               pct(acc.max()), pct(course)))
+            rows.append((f"{title}: {split} accuracy", pct(course, 2),
+                         f"mean {pct(acc.mean())} +- {100 * acc.std(ddof=1):.2f} "
+                         f"(range {pct(acc.min())} .. {pct(acc.max())})",
                          f"placed: the course's run is at percentile {w['percentile']:.0f} of "
                          f"ours, z = {w['z']:+.2f}"
                          if full else "n/a"))
         r["label"] = title
     result["data"] = {"runs": runs, "seconds_per_net": {n: r["seconds"] for n, r in runs.items()}}
-    common.add_table(
+    add_table(
         result, f"Accuracy over {cfg.num_seeds} random seeds ({cfg.num_iterations} iterations, "
                 f"lr {cfg.learning_rate:g}, {cfg.dtype})",
         ("network", "split", "mean", "std (points)", "min", "median", "max", "course (one run)"),
         stats_rows)
-    common.course_vs_ours(
+    course_vs_ours(
         result, "Course vs ours: where the course's single run falls", rows,
         note="ours: jax.random initialisation at the course's scales, one key per run, all keys of "
              f"a batch trained in one vmapped program; {cfg.dtype}. Percentile: the share of our "
-             "runs below the course's number (ties counted half). The test set has 50 images, so "
+             "runs below the course's number, compared as counts of correctly classified images "
+             "(ties counted half). The test set has 50 images, so "
              "test accuracy moves in steps of 2 points.")
 
     fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False)
@@ -148,10 +149,10 @@ def main(argv=None) -> dict:
         ax.set_title(f"{title}: {cfg.num_seeds} seeds, {cfg.num_iterations} iterations")
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    common.add_plot(result, fig, out, "accuracy_histograms.png",
-                    "Cat classifiers: train and test accuracy over random seeds; dashed: the "
-                    "course's single run.")
-    return common.finish(result, out)
+    add_plot(result, fig, "accuracy_histograms.png",
+             "Cat classifiers: train and test accuracy over random seeds; dashed: the course's "
+             "single run.")
+    return finish(result)
 
 
 if __name__ == "__main__":

@@ -27,23 +27,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxdnn
-from experiments import common
+from experiments.cli import option
+from experiments.environment import environment
+from experiments.plots import add_plot
+from experiments.results import add_table, finish, start
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    out: str = common.option("out/vectorization", "output folder")
-    n_dot: int = common.option(1_000_000, "length of the vectors of the dot product")
-    n_outer: int = common.option(1000, "length of the vectors of the outer product")
-    n_x: int = common.option(12288, "features of the logistic-regression problem (cat images)")
-    m: int = common.option(209, "examples (the cat training set's size)")
-    layer_dims: tuple[int, ...] = common.option((12288, 20, 7, 5, 1), "the L-layer network")
-    repeats: int = common.option(7, "timed runs of the fast methods (median reported)")
-    loop_repeats: int = common.option(3, "timed runs of the explicit-loop methods")
-    seed: int = common.option(0, "seed of the random data")
-    quick: bool = common.option(False, "small sizes, few repeats")
+    out: str = option("out/vectorization", "output folder")
+    n_dot: int = option(1_000_000, "length of the vectors of the dot product")
+    n_outer: int = option(1000, "length of the vectors of the outer product")
+    n_x: int = option(12288, "features of the logistic-regression problem (cat images)")
+    m: int = option(209, "examples (the cat training set's size)")
+    layer_dims: tuple[int, ...] = option((12288, 20, 7, 5, 1), "the L-layer network")
+    repeats: int = option(7, "timed runs of the fast methods (median reported)")
+    loop_repeats: int = option(3, "timed runs of the explicit-loop methods")
+    seed: int = option(0, "seed of the random data")
+    quick: bool = option(False, "small sizes, few repeats")
 
-    QUICK: ClassVar[dict] = {"n_dot": 20_000, "n_outer": 100, "n_x": 300, "m": 40,
+    QUICK: ClassVar[dict] = {"out": "out/quick/vectorization",
+                             "n_dot": 20_000, "n_outer": 100, "n_x": 300, "m": 40,
                              "layer_dims": (300, 20, 7, 5, 1), "repeats": 3, "loop_repeats": 1}
 
 
@@ -193,10 +197,7 @@ def per_example_vmap(params, X, Y, acts):
 
 
 def main(argv=None) -> dict:
-    cfg = common.parse_config(Config, argv, doc=__doc__, prog="python -m experiments.vectorization")
-    common.enable_x64()
-    out = common.output_dir(cfg.out)
-    result = common.new_result("vectorization", QUESTION, cfg)
+    cfg, result = start("vectorization", Config, argv, __doc__, QUESTION)
     rs = np.random.RandomState(cfg.seed)
     sections = {}
 
@@ -210,9 +211,9 @@ def main(argv=None) -> dict:
         t_loop = rows[0]["seconds"]
         t_np = next(r["seconds"] for r in rows if r["method"].startswith("NumPy, vectorised"))
         sections[key] = {"title": title, "rows": rows}
-        common.add_table(
+        add_table(
             result, title, ("method", "median time", "speed-up vs the loop",
-                            "time / vectorised NumPy", "max abs diff vs NumPy"),
+                     "time / vectorised NumPy", "max abs diff vs NumPy"),
             [(r["method"], f"{1e3 * r['seconds']:.3f} ms", f"{t_loop / r['seconds']:,.3g}x",
               f"{r['seconds'] / t_np:.3g}", f"{r['max_abs_diff']:.1e}") for r in rows])
 
@@ -314,6 +315,7 @@ def main(argv=None) -> dict:
     result["data"] = {"sections": sections, "blas_default_threads": n_blas}
     deep = {r["method"]: r["seconds"] for r in sections["deep"]["rows"]}
     default = [t for method, t in deep.items() if "BLAS on its default" in method]
+    env = environment()
     result["notes"].append(
         f"*Note.* Medians over {cfg.repeats} runs ({cfg.loop_repeats} for the loops) after one "
         "warm-up (none for the pure-Python loops). NumPy's BLAS runs on one thread "
@@ -325,7 +327,7 @@ def main(argv=None) -> dict:
         + ". The "
         "per-example jax.vmap materialises one gradient per example (m copies of W1), so it "
         "loses where W1 is large. Run on "
-        f"{common.environment()['backend']} with {common.environment()['cpu_count']} logical CPUs "
+        f"{env['backend']} with {env['cpu_count']} logical CPUs "
         "shared with other work, so ratios are indicative. The course's notebooks print times of "
         "their own machine, and course_results.md holds no number for this lesson: the course's "
         "point is the ratio, vectorised code being hundreds of times faster than explicit loops. "
@@ -352,10 +354,10 @@ def main(argv=None) -> dict:
     for ax in axes.ravel()[len(sections):]:
         ax.axis("off")
     fig.tight_layout()
-    common.add_plot(result, fig, out, "timings.png",
-                    "Vectorisation: median time of the same computation written as loops, "
-                    "vectorised NumPy (orange), jax.vmap and jax.jit (log scale).")
-    return common.finish(result, out)
+    add_plot(result, fig, "timings.png",
+             "Vectorisation: median time of the same computation written as loops, "
+             "vectorised NumPy (orange), jax.vmap and jax.jit (log scale).")
+    return finish(result)
 
 
 if __name__ == "__main__":

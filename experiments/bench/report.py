@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from experiments.bench.configs import PEERS, num_weights
-from experiments.common import markdown_table
+from experiments.markdown import markdown_table
 
 QUESTION = ("Same network, same data, same training (full-batch or minibatch gradient descent, "
             "float32): seconds per iteration (epoch) of jaxdnn.fit beside its peers, against the "
