@@ -1,19 +1,15 @@
 """Speed: jaxdnn's ``fit`` beside its peers, against the machine's floor, and as it grows.
 
-Question: for the same network, data and training (full-batch or minibatch gradient descent,
-float32), how many seconds per iteration (epoch) does ``jaxdnn.fit`` take beside other ways of
-writing the loop, how far is it from the machine's floor, what does its host loop cost a call,
-and how do its time and memory grow? Problems (``--configs``): planar, cat, wide, mnist, softmax,
-softmax-mb (:mod:`~experiments.bench.problems`), the sweep, the overhead and the resume
-(:mod:`~experiments.bench.measure`), growth (:mod:`~experiments.bench.growth`). Peers
-(``--peers``, :mod:`~experiments.bench.peers`) start from the same params and, for minibatches,
-take the examples in the order ``fit`` draws. Each problem runs in a process of its own (its own
-peak memory; ``--quick``: all in this one), its peers warmed up, then timed round-robin for
-``--repeats`` rounds. Writes ``OUT/NAME.json``, ``OUT/NAME.md``, ``OUT/NAME-growth.png``.
+For the same network, data and training (full-batch or minibatch gradient descent, float32): the
+seconds per iteration (epoch) of ``fit`` and its peers (:mod:`~experiments.bench.peers`) on each
+problem (:mod:`~experiments.bench.problems`) against the machine's floor, a vmapped sweep, fit's
+host overhead a call, a bitwise resume (:mod:`~experiments.bench.measure`), growth with m and the
+width (:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``:
+all in this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
 
     python -m experiments.bench                    # everything: about 25 minutes on 2 cores
     python -m experiments.bench --quick            # a smoke run, about a minute
-    python -m experiments.bench --configs mnist,softmax-mb --repeats 3
+    python -m experiments.bench --configs mnist,softmax-mb --repeats 3 --peers jaxdnn-manual,numpy
     JAX_PLATFORMS=cuda python -m experiments.bench --device cuda    # a GPU, under 5 minutes
 """
 
@@ -29,15 +25,93 @@ import sys
 import time
 from functools import partial
 
-from experiments.bench import growth, measure, report
-from experiments.bench.problems import PEERS, PROBLEMS, parse_args
+from experiments.bench import growth, measure
+from experiments.bench.problems import PEERS, TIMED, parse_args
+from experiments.common import markdown_table
 
-__all__ = ["PEERS", "PROBLEMS", "isolated", "main", "parse_args"]
+QUESTION = " ".join(__doc__.split("\n\n")[1].split())  # the docstring's first paragraph
+
+
+def sec(x) -> str:
+    unit, scale = next((u for u in (("s", 1), ("ms", 1e-3), ("us", 1e-6)) if abs(x) >= u[1]),
+                       ("ns", 1e-9))
+    return f"{x / scale:.3g} {unit}"
+
+
+def peers_table(timed: dict) -> str:
+    """Peers down, problems across: the median per iteration (epoch) and the rounds' spread, the
+    fastest in bold; jaxdnn manual against the two floors; the peak memory."""
+    def cell(r, p):
+        v, b = r["peers"][p], "**" if p == r["fastest"] else ""
+        return f"{v['status']}: {v['reason']}" if v["status"] != "ok" else (
+            f"{b}{sec(v['seconds'])}{b} ({sec(min(v['times']))} - {sec(max(v['times']))})")
+
+    mine = lambda r, k: f"{r['peers']['jaxdnn-manual'].get(k, float('nan')):.2f}x"
+    rows = {"jaxdnn manual / the floor's best rate":
+            lambda r: mine(r, "ratio_to_floor") + f" ({r['floor']['bound']})",
+            "jaxdnn manual / its own GEMM shapes": lambda r: mine(r, "ratio_to_own_shapes_floor"),
+            "peak RSS (device) MiB": lambda r: "{peak_rss_mib:.0f} ({device_peak_mib})".format(
+                **r["memory"])}
+    head = [f"{n} {r['dims']}, m={r['m']}" + (f", batch {r['batch_size']} (epoch)" if
+                                              r["batch_size"] else "") for n, r in timed.items()]
+    return markdown_table(["peer"] + head, [[p] + [cell(r, p) for r in timed.values()]
+                                            for p in PEERS]
+                          + [[k] + [f(r) for r in timed.values()] for k, f in rows.items()])
+
+
+def scalars(res: dict) -> str:
+    """A result's plain figures, as a table."""
+    return markdown_table(["", ""], [[k, f"{v:.4g}" if isinstance(v, float) else v] for k, v in
+                                     res.items() if isinstance(v, (bool, int, float, str, tuple))])
+
+
+def growth_md(g: dict) -> str:
+    rows = [[r["mode"], r["dims"], f"{r['m']:,}", "failed"] if r["status"] != "ok" else [
+        r["mode"], r["dims"], f"{r['m']:,}", r["P"], sec(r["seconds"]), f"{r['memory_mib']:.0f}",
+        f"{r['xla_mib']:.0f}", "{total:.0f} = {data:.0f} + {params:.1f} + {caches:.0f} + "
+        "{working_copies:.0f}".format(**r["model_mib"]),
+        f"{r['xla_mib'] / r['model_mib']['total']:.2f}"]
+        for r in g["points"]]
+    return "\n".join([
+        f"Full batch: seconds per iteration; minibatches of {g['batch_size']}: per epoch. Memory:"
+        " the device's peak bytes where JAX reports them (GPUs), else the resident set's rise "
+        "over the one before the data. XLA: its account of one compiled chunk of `train_steps`, "
+        "arguments + temporaries. Model: data + params + caches (Z, A of each layer over a batch)"
+        " + fit's working copies of (X, Y).", "",
+        markdown_table(["mode", "layers", "m", "weights P", "time", "memory MiB", "XLA MiB",
+                        "model MiB", "XLA / model"], rows), "",
+        "Slopes (log-log): " + "; ".join(f"{k} {v:.2f}" for k, v in g["slopes"].items())
+        + ". A minibatch epoch against a full-batch iteration: " + "; ".join(
+            f"m = {int(m):,}: {r:.2f}x" for m, r in g["epoch_vs_full_batch"].items()) + ".", "",
+        f"![time and memory against m and width]({g.get('plot')})"])
+
+
+def markdown(result: dict) -> str:
+    mach, probs = result["machine"], result["problems"]
+    timed = {n: r for n, r in probs.items() if n in TIMED and r["status"] == "ok"}
+    lines = [f"# jaxdnn speed benchmark: {result['name']}", "", f"**Question.** {QUESTION}", "",
+             f"`{result['command']}`, {result['date']}, {result['wall_seconds']:.0f} s. CPU: "
+             f"{mach['cpu']}, {mach['cores']} cores; device: {mach['device']}; " + ", ".join(
+                 f"{k} {v}" for k, v in mach["versions"].items()) + "; " + (", ".join(
+                     f"{k}={v}" for k, v in mach["environment"].items()) or "no XLA_FLAGS") + ".",
+             ""]
+    if result["config"]["quick"]:
+        lines += ["**--quick run**: small shapes, few iterations, XLA without LLVM's "
+                  "optimisations (faster compiles, slower code): not a measurement.", ""]
+    if timed:
+        lines += ["Median seconds per iteration (epoch, for minibatches) over the rounds, peers "
+                  "timed round-robin after a warm-up; the fastest of each problem in bold.", "",
+                  peers_table(timed)]
+    for name, res in probs.items():
+        if res["status"] != "ok":
+            lines += ["", f"## {name}", "", f"**{res['status'].upper()}**: {res['reason']}"]
+        elif name not in TIMED:
+            lines += ["", f"## {name}", "", (growth_md if name == "growth" else scalars)(res)]
+    return "\n".join(lines) + "\n"
 
 
 def isolated(cfg, fn, *args, env=None):
-    """``fn(*args)`` in a fresh process with ``env`` added to its environment (``--quick``: in
-    this one); None where that process died."""
+    """``fn(*args)`` in a fresh process, ``env`` added (``--quick``: here); None if it died."""
     if cfg.quick:
         return fn(*args)
     before = dict(os.environ)
@@ -73,7 +147,7 @@ def main(argv=None) -> dict:
     if problems.get("growth", {}).get("status") == "ok":
         problems["growth"]["plot"] = f"{name}-growth.png"
         growth.plot(problems["growth"], out / problems["growth"]["plot"])
-    result = {"name": name, "question": report.QUESTION, "config": vars(cfg),
+    result = {"name": name, "question": QUESTION, "config": vars(cfg),
               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": " ".join(["python -m experiments.bench",
                                    *(sys.argv[1:] if argv is None else argv)]),
@@ -81,6 +155,6 @@ def main(argv=None) -> dict:
               "wall_seconds": time.perf_counter() - t0}
     (out / f"{name}.json").write_text(json.dumps(result, indent=1, default=lambda o: (
         o.tolist() if hasattr(o, "tolist") else str(o))) + "\n")
-    (out / f"{name}.md").write_text(report.markdown(result))
-    print(report.markdown(result), flush=True)
+    (out / f"{name}.md").write_text(markdown(result))
+    print(markdown(result), flush=True)
     return result

@@ -1,11 +1,7 @@
-"""Growth: time and peak memory of ``jaxdnn.fit`` as m and the width grow.
-
-[784, 128, 64, 1] by full batch (per iteration) and minibatches of 256 (per epoch) for m = 10^3
-.. 10^6, then [784, w, w, 1] at m = 10^4 for w = 64 .. 2048; each point in its own process, for
-its own peak memory (CPU: the resident set's rise over the one before the data; GPU: the device's
-peak bytes). Set against a model, data + params + caches (Z, A of each layer over a batch) + fit's
-working copies, and against XLA's account of the compiled chunk: arguments + temporaries.
-"""
+"""Growth: time and peak memory of ``fit`` for [784, 128, 64, 1], full batch and minibatches of
+256, as m goes from 10^3 to 10^6, and for [784, w, w, 1] as w goes from 64 to 2048 (m = 10^4), each
+point in a process of its own; memory set against a model (data + params + caches of Z, A of each
+layer over a batch + fit's working copies) and against XLA's account of the compiled chunk."""
 
 from __future__ import annotations
 
@@ -24,8 +20,7 @@ BATCH, LR, ACTS = 256, 0.05, ("relu", "relu", "sigmoid")
 try:
     from jaxdnn.speed import examples_first_products
 except ImportError:  # a jaxdnn before jaxdnn.speed: its full-batch layout rule, written out
-    def examples_first_products(W1_shape, m) -> bool:
-        """Whether full-batch ``fit`` reads X from an examples-first copy (``jaxdnn.speed``)."""
+    def examples_first_products(W1_shape, m) -> bool:  # fit reads an examples-first copy of X
         return W1_shape[-1] > m and W1_shape[-2] > 1  # n_x > m and n_1 > 1
 
 
@@ -76,20 +71,16 @@ def measure_point(cfg, point: dict) -> dict:
         ACTS, opt.update, "manual", batch), n, state, jaxdnn.examples_first(X, Y), key)
     mem = jax.jit(chunk).lower(jaxdnn.TrainState(params, opt.init(params), jnp.int32(0)), X, Y,
                                jax.random.key(2)).compile().memory_analysis()
-    xla = [mem.argument_size_in_bytes / 2**20, mem.temp_size_in_bytes / 2**20] if mem else []
     return {**point, "units": n, "seconds": min(times), "warmup_seconds": warm,
             "final_cost": float(costs[-1]), "rss_data_mib": rss_data, "rss_growth_mib": growth,
             "memory_mib": device if device is not None else rss_data + growth,
-            "memory_method": "the device's peak bytes" if device is not None else
-            "the RSS after making the data - before + its peak rise in the timed runs",
-            "model_mib": model_mib(dims, m, mode), "xla_arguments_temporaries_mib": xla,
-            "xla_mib": sum(xla) if xla else float("nan")}
+            "model_mib": model_mib(dims, m, mode), "xla_mib": (mem.argument_size_in_bytes
+                                                               + mem.temp_size_in_bytes) / 2**20}
 
 
 def slope(x, y) -> float:
     """Least-squares slope of log y against log x (NaN where some y is not positive)."""
-    ok = np.all(np.asarray(y) > 0)
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0]) if ok else float("nan")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0]) if np.all(np.array(y) > 0) else np.nan
 
 
 def measure(cfg, run_point, log) -> dict:
@@ -98,9 +89,7 @@ def measure(cfg, run_point, log) -> dict:
     for p in points(cfg):
         got = run_point(p)
         results.append({**p, "status": "failed"} if got is None else {**got, "status": "ok"})
-        if got:
-            log(f"[growth] {p['mode']} {list(p['dims'])} m = {p['m']}: {got['seconds']:.3g} s, "
-                f"memory {got['memory_mib']:.0f} MiB (model {got['model_mib']['total']:.0f})")
+        log(f"[growth] {p['mode']} {p['dims']} m = {p['m']}: {got and got['seconds']} s")
     ok, slopes = [r for r in results if r["status"] == "ok"], {}
     for mode in ("full", "minibatch"):
         by_m = [r for r in ok if r["axis"] == "m" and r["mode"] == mode]
@@ -114,7 +103,6 @@ def measure(cfg, run_point, log) -> dict:
                 slopes[f"{mode}: {what}"] = slope([r[x] for r in rows], [r[y] for r in rows])
     full = {r["m"]: r["seconds"] for r in ok if r["axis"] == "m" and r["mode"] == "full"}
     return {"points": results, "slopes": slopes, "batch_size": BATCH,
-            "memory_method": next((r["memory_method"] for r in ok), None),
             "status": "ok" if ok else "failed", "reason": f"{len(results) - len(ok)} failed",
             "epoch_vs_full_batch": {r["m"]: r["seconds"] / full[r["m"]] for r in ok if r["axis"]
                                     == "m" and r["mode"] == "minibatch" and r["m"] in full}}
@@ -140,10 +128,9 @@ def plot(res: dict, path) -> None:
             axes[ax].loglog([r["P" if ax == 2 else "m"] for r in got], [
                 r["model_mib"]["total"] if ys == "model" else r[ys] for r in got], line,
                 label=f"{mode}: {label}" + (f" (slope {s:.2f})" if s and ys == "seconds" else ""))
-    axes[0].set(xlabel="examples m", ylabel="seconds", title="[784, 128, 64, 1]: time")
-    axes[1].set(xlabel="examples m", ylabel="MiB", title="peak memory")
-    axes[2].set(xlabel="weights P ([784, w, w, 1])", ylabel="seconds", title="width")
-    for ax in axes:
+    for ax, x, y, title in zip(axes, ("examples m", "examples m", "weights P ([784, w, w, 1])"),
+                               ("seconds", "MiB", "seconds"), ("time", "peak memory", "width")):
+        ax.set(xlabel=x, ylabel=y, title=title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

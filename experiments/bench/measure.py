@@ -1,13 +1,11 @@
-"""One problem measured in this process: every peer round-robin beside the floor and the peak
-memory; the vmapped sweep; fit's host overhead per call; a bitwise resume. The floor of an
-iteration (epoch) is max(GEMM time, transcendental time): the GEMMs' ``6 m P`` FLOPs at the best
-rate ``jnp.dot`` reached, or (own shapes) one program of the ``3 L - 1`` GEMMs of an update at the
-problem's width; a tanh per tanh unit and example, ``2 n_L`` (sigmoid) or ``n_L + 1`` (softmax)
-exp-likes per example at the measured rates; each rate its probe's fastest round."""
+"""One problem in this process: every peer round-robin beside the floor and the peak memory; a
+vmapped sweep; fit's host overhead a call; a bitwise resume. The floor of an iteration (epoch) is
+max(GEMM time, transcendental time): ``6 m P`` FLOPs at the best GEMM rate measured, or (own
+shapes) the ``3 L - 1`` GEMMs of an update in one program; a tanh per tanh unit and example and
+``2 n_L`` (sigmoid) or ``n_L + 1`` (softmax) exp-likes per example at the measured rates."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import platform
@@ -38,6 +36,13 @@ def timed(fn, *args):
     return time.perf_counter() - t0, out
 
 
+def rounds(repeats: int, *fns):
+    """``fns`` called in turn (blocked on) for ``repeats`` rounds, round-robin, so that a busy
+    moment of the machine hits them all: the seconds of each, a list per round, and its results."""
+    got = [[timed(lambda f=f: jax.block_until_ready(f())) for f in fns] for _ in range(repeats)]
+    return [[t for t, _ in col] for col in zip(*got)], [out for _, out in got[-1]]
+
+
 def rss_mib(peak: bool = False, reset: bool = False) -> float:
     """Linux's resident set now (VmRSS), or its peak (VmHWM) since a ``reset``, MiB."""
     with open("/proc/self/status") as f:
@@ -59,35 +64,31 @@ def machine(cfg) -> dict:
     """What ran the benchmark: CPU, cores, device, versions, the environment's settings."""
     with open("/proc/cpuinfo") as f:
         cpu = next((ln.split(":")[1].strip() for ln in f if ln.startswith("model name")), "?")
-    versions = {"python": platform.python_version()}
-    for mod in ("jax", "jaxlib", "numpy", "optax", "torch", "sklearn"):
-        with contextlib.suppress(ImportError):
-            versions[mod] = __import__(mod).__version__
     return {"cpu": cpu, "cores": os.cpu_count(), "backend": jax.default_backend(),
             "device": f"jax: {jax.devices()[0].device_kind}, torch: {cfg.device}",
-            "versions": versions, "environment": {k: v for k, v in os.environ.items() if k in (
+            "versions": {"python": platform.python_version(), **{  # of the packages it used
+                m: sys.modules[m].__version__ for m in ("jax", "numpy", "optax", "torch",
+                                                        "sklearn") if m in sys.modules}},
+            "environment": {k: v for k, v in os.environ.items() if k in (
                 "JAX_PLATFORMS", "XLA_FLAGS", "OMP_NUM_THREADS", "TORCHINDUCTOR_COMPILE_THREADS")}}
 
 
 def run(cfg, name: str) -> tuple[dict, dict]:
     """``(machine, result)`` of one problem (not growth); a failure is a result with a reason."""
     jax.config.update("jax_default_matmul_precision", "highest")  # float32 GEMMs, as PyTorch's
-    for mod in ("torch", "sklearn.neural_network"):  # imported before the problem's memory counts
-        with contextlib.suppress(ImportError):
-            __import__(mod)
     t0 = time.perf_counter()
     try:
-        fn = {"sweep": sweep, "overhead": overhead, "resume": resume}.get(name)
-        res = {"status": "ok", **(fn(cfg) if fn else measure_problem(name, cfg))}
+        fn = {"sweep": sweep, "overhead": overhead, "resume": resume}.get(name, measure_problem)
+        res = {"status": "ok", **fn(cfg, name)}
     except Exception as e:  # noqa: BLE001 (a problem that fails is reported, not fatal)
         log(f"[{name}] FAILED: {traceback.format_exc()}")
         res = {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:300]}
+    log(f"[{name}] {res['status']} in {time.perf_counter() - t0:.0f} s")
     return machine(cfg), {"problem": name, **res, "wall_seconds": time.perf_counter() - t0}
 
 
 def floor(prob, quick: bool) -> dict:
-    """The floors in seconds per iteration (epoch), from probes of this machine (each the
-    fastest of 5 calls or of 0.5 s): GEMMs (work in FLOPs) and transcendentals (in elements)."""
+    """The floors in seconds per iteration (epoch), from probes each the fastest of 5 calls."""
     rs = np.random.RandomState(1)  # host random numbers: no compilation per shape
     normal = lambda *shape: jax.device_put(rs.standard_normal(shape).astype(np.float32))
     probes = {f"gemm {n}^3": (2.0 * n**3, partial(jax.jit(jnp.dot), normal(n, n), normal(n, n)))
@@ -118,53 +119,42 @@ def floor(prob, quick: bool) -> dict:
     elementwise = tanh / rates["tanh"] + exps / rates["exp"]
     gemm_s = 6.0 * m * problems.num_weights(dims) / gemm[best]
     own = flops / rates["gemm own shapes"] * m / width  # one update's GEMMs, per epoch
-    return {"seconds": max(gemm_s, elementwise), "gemm_seconds": gemm_s,
-            "bound": "gemm" if gemm_s >= elementwise else "elementwise",
-            "elementwise_seconds": elementwise, "own_shapes_seconds": max(own, elementwise),
-            "gemm_flops_per_s": gemm, "best_gemm": best, "tanh_per_s": rates["tanh"],
-            "exp_per_s": rates["exp"]}
+    return {"seconds": max(gemm_s, elementwise), "gemm_seconds": gemm_s, "rates": rates,
+            "bound": "gemm" if gemm_s >= elementwise else "elementwise", "best_gemm": best,
+            "elementwise_seconds": elementwise, "own_shapes_seconds": max(own, elementwise)}
 
 
-def measure_problem(name: str, cfg) -> dict:
+def measure_problem(cfg, name: str) -> dict:
     """Every selected peer on one problem: warmed up, then timed round-robin beside the floor."""
     prob = problems.problem(name, cfg)
     n, unit = prob.iterations, "epoch" if prob.batch_size else "iteration"
-    log(f"[{name}] {list(prob.dims)}, m = {prob.m}, batch {prob.batch_size}, {n} {unit}s")
     rss_before, (X, Y, source) = rss_mib(), problems.make_data(prob)
     key, params = jax.random.key(0), problems.init_params(1, prob)
     orders = problems.shuffle_orders(key, n, prob.m) if prob.batch_size else None
     setup = peers.Setup(prob, X, Y, params, key, orders, cfg)
     recs = {p: {"status": "skipped", "reason": "not selected by --peers"} for p in problems.PEERS}
-    runs, curves = {}, {}
-    rss_mib(peak=True, reset=True)
+    runs, curves, _ = {}, {}, rss_mib(peak=True, reset=True)
     for peer in cfg.peers:
         try:
             run_peer, warm_n = peers.PREPARE[peer](setup)
             warm = timed(run_peer, warm_n)[0]
-            runs[peer], recs[peer] = run_peer, {"status": "ok", "warmup": (warm, warm_n),
-                                                "times": []}
-            log(f"[{name}] {peer}: warm-up ({warm_n} {unit}s) {warm:.2f} s")
+            runs[peer], recs[peer] = run_peer, {"status": "ok", "warmup": [warm, warm_n]}
         except Exception as e:  # noqa: BLE001 (a peer that cannot run is reported, not fatal)
-            skip = isinstance(e, peers.Skip)
-            recs[peer] = {"status": "skipped" if skip else "failed", "reason": str(e)[:300]}
-            log(f"[{name}] {peer}: {e if skip else traceback.format_exc()}")
-    for r in range(cfg.repeats):  # round-robin: a busy moment of the machine hits every peer
-        for peer, run_peer in runs.items():
-            dt, costs = timed(run_peer, n)
-            curves[peer] = np.array([float(c) for c in costs] if isinstance(costs, list) else
-                                    costs, float).ravel()  # fetched after the clock stopped
-            recs[peer]["times"].append(dt / n)
-        log(f"[{name}] round {r + 1}: " + ", ".join(f"{p} {recs[p]['times'][-1]:.3g}"
-                                                     for p in runs) + f" s/{unit}")
-    peak, fl, ok = rss_mib(peak=True), floor(prob, cfg.quick), {p: recs[p] for p in runs}
-    for p, rec in ok.items():
-        s = float(np.median(rec["times"]))
-        rec.update(seconds=s, final_cost=curves[p][-1], ratio_to_floor=s / fl["seconds"],
-                   ratio_to_own_shapes_floor=s / fl["own_shapes_seconds"],
-                   compile_seconds=max(0.0, rec["warmup"][0] - rec["warmup"][1] * s))
-    fastest = min(ok, key=lambda p: ok[p]["seconds"], default=None)
-    for rec in ok.values():
-        rec["ratio_to_fastest"] = rec["seconds"] / ok[fastest]["seconds"]
+            recs[peer] = {"status": "skipped" if isinstance(e, peers.Skip) else "failed",
+                          "reason": str(e)[:300], "traceback": traceback.format_exc()}
+    times, outs = rounds(cfg.repeats, *(partial(f, n) for f in runs.values()))
+    for peer, t, costs in zip(runs, times, outs):
+        recs[peer]["times"] = [x / n for x in t]
+        curves[peer] = np.array([float(c) for c in costs] if isinstance(costs, list) else
+                                costs, float).ravel()  # fetched after the clock stopped
+    peak, fl = rss_mib(peak=True), floor(prob, cfg.quick)
+    median = {p: float(np.median(recs[p]["times"])) for p in runs}
+    fastest = min(median, key=median.get, default=None)
+    for p, s in median.items():
+        recs[p].update(seconds=s, final_cost=curves[p][-1], ratio_to_floor=s / fl["seconds"],
+                       ratio_to_own_shapes_floor=s / fl["own_shapes_seconds"],
+                       ratio_to_fastest=s / median[fastest],
+                       compile_seconds=max(0.0, recs[p]["warmup"][0] - recs[p]["warmup"][1] * s))
     ref = "jaxdnn-manual" if "jaxdnn-manual" in curves else "jax-scan-grad"
     return {**dataclasses.asdict(prob), "activations": prob.activations, "unit": unit,
             "data": source, "repeats": cfg.repeats, "peers": recs, "fastest": fastest,
@@ -172,19 +162,16 @@ def measure_problem(name: str, cfg) -> dict:
             "cost_agreement": {  # each curve's largest relative difference from the reference's
                 p: float(np.max(np.abs(c - curves[ref]) / np.abs(curves[ref])))
                 for p, c in curves.items() if p != ref and ref in curves},
-            "memory": {"data_params_mib": (X.nbytes + Y.nbytes + sum(
-                a.nbytes for p in params for a in p.values())) / 2**20,
-                "rss_before_data_mib": rss_before, "device_peak_mib": device_peak_mib(),
-                "peak_rss_mib": peak},
+            "memory": {"peak_rss_mib": peak, "rss_before_data_mib": rss_before,
+                       "device_peak_mib": device_peak_mib()},
             "load_average": os.getloadavg()}
 
 
-def sweep(cfg) -> dict:
+def sweep(cfg, name: str) -> dict:
     """1024 planar models in one program, ``jax.jit(jax.vmap(fit))`` over initial params, beside
     one ``fit`` of the same length."""
-    prob, M = problems.problem("sweep", cfg), 1024
+    prob, M = problems.problem(name, cfg), 1024
     n, acts, lr = prob.iterations, prob.activations, prob.learning_rate
-    log(f"[sweep] {M} planar models, {n} iterations")
     X, Y, source = problems.make_data(prob)
     X, Y, keys = jax.device_put(X), jax.device_put(Y), jax.random.split(jax.random.key(0), M)
     inits = jax.jit(jax.vmap(lambda k: jaxdnn.init_params(k, prob.dims, prob.init)))(keys)
@@ -194,23 +181,20 @@ def sweep(cfg) -> dict:
     single = jax.tree.map(lambda a: a[0], inits)  # model 0
     first, costs = timed(lambda: np.asarray(swept(inits, X, Y)))
     same = np.allclose(costs[0], train(single, X, Y), rtol=1e-4, atol=0)
-    t_sweep, t_single = [], []
-    for _ in range(cfg.repeats):
-        t_sweep.append(timed(lambda: jax.block_until_ready(swept(inits, X, Y)))[0] / (M * n))
-        t_single.append(timed(lambda: jax.block_until_ready(train(single, X, Y)))[0] / n)
-    fl, per_model, one = floor(prob, cfg.quick), np.median(t_sweep), np.median(t_single)
+    (t_sweep, t_one), _ = rounds(cfg.repeats, partial(swept, inits, X, Y),
+                                 partial(train, single, X, Y))
+    fl, per_model, one = floor(prob, cfg.quick), np.median(t_sweep) / (M * n), np.median(t_one) / n
     return {**dataclasses.asdict(prob), "models": M, "data": source,
             "seconds_per_model_iteration": per_model, "single_model_seconds": one,
             "ratio_to_single": per_model / one, "ratio_to_floor": per_model / fl["seconds"],
             "floor": fl, "compile_seconds": first - per_model * M * n,
-            "model0_matches_single_fit": bool(same), "final_costs_min_median_max": [
-                costs[:, -1].min(), np.median(costs[:, -1]), costs[:, -1].max()]}
+            "model0_matches_single_fit": bool(same), "final_cost_median": np.median(costs[:, -1])}
 
 
-def overhead(cfg) -> dict:
+def overhead(cfg, name: str) -> dict:
     """``fit`` per call against a jitted ``train_steps`` per call, the same iterations of a tiny
     problem: what fit's host work (checks, copies, the round trip) costs a call."""
-    prob = problems.problem("overhead", cfg)
+    prob = problems.problem(name, cfg)
     n, acts, calls = prob.iterations, prob.activations, 20 if cfg.quick else 200
     X, Y, params = jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
     opt = jaxdnn.gradient_descent(prob.learning_rate)
@@ -220,22 +204,18 @@ def overhead(cfg) -> dict:
     fit = partial(jaxdnn.fit, params, X, Y, acts, learning_rate=prob.learning_rate,
                   num_iterations=n, chunk_size=n, progress=False)
     same = np.array_equal(fit()[1], steps()[1].costs)  # and both compiled
-    t_fit, t_steps = [], []
-    for _ in range(cfg.repeats):  # calls one after another, as a loop of fits would make them
-        t_fit.append(timed(lambda: [jax.block_until_ready(fit()) for _ in range(calls)])[0])
-        t_steps.append(timed(lambda: [jax.block_until_ready(steps()) for _ in range(calls)])[0])
-    fit_s, steps_s = np.median(t_fit) / calls, np.median(t_steps) / calls
-    log(f"[overhead] fit {fit_s:.3g} s, train_steps {steps_s:.3g} s per call")
+    many = lambda f: lambda: [jax.block_until_ready(f()) for _ in range(calls)]  # back to back
+    fit_s, steps_s = (np.median(t) / calls for t in rounds(cfg.repeats, many(fit), many(steps))[0])
     return {**dataclasses.asdict(prob), "calls": calls, "fit_seconds_per_call": fit_s,
             "train_steps_seconds_per_call": steps_s, "ratio": fit_s / steps_s,
             "host_overhead_seconds": fit_s - steps_s, "same_costs": bool(same)}
 
 
-def resume(cfg) -> dict:
+def resume(cfg, name: str) -> dict:
     """``fit`` with ``checkpoint_dir`` cut after half its epochs and resumed, against the same
     run uncut: bitwise equal? The cut leaves the folder as a kill right after that checkpoint
     would (the later one removed); the resumed call reads only that folder."""
-    prob = problems.problem("resume", cfg)
+    prob = problems.problem(name, cfg)
     n, half = prob.iterations, max(prob.iterations // 2, 1)
     X, Y, params = jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
     fit = partial(jaxdnn.fit, params, X, Y, prob.activations, learning_rate=prob.learning_rate,
@@ -246,8 +226,5 @@ def resume(cfg) -> dict:
         checkpoint.checkpoint_path(f"{tmp}/cut", n).unlink()  # as if killed after `half`
         cut = checkpoint.load(checkpoint.latest_checkpoint(f"{tmp}/cut")).iteration
         pairs = list(zip(*map(jax.tree.leaves, (whole, fit(checkpoint_dir=f"{tmp}/cut")))))
-    log(f"[resume] cut after epoch {cut} of {n}, resumed")
-    return {**dataclasses.asdict(prob), "cut_after": cut,
-            "bitwise_equal": all(np.array_equal(a, b) for a, b in pairs),
-            "max_abs_difference": max(float(np.max(np.abs(a - b))) for a, b in pairs),
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    return {**dataclasses.asdict(prob), "cut_after": cut, "xla_flags": os.environ.get("XLA_FLAGS"),
+            "bitwise_equal": all(np.array_equal(a, b) for a, b in pairs)}

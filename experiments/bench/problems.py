@@ -16,11 +16,9 @@ PEERS = ("jaxdnn-manual", "jaxdnn-autodiff", "jax-jit-loop", "jax-scan-grad", "n
          "torch-eager", "torch-compile", "sklearn")
 TIMED = ("planar", "cat", "wide", "mnist", "softmax", "softmax-mb")  # every peer is timed on these
 PROBLEMS = TIMED + ("sweep", "overhead", "resume", "growth")
-PROFILES = {  # the defaults of --configs, --peers, --repeats; --quick: a smoke run in one
-    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),  # process, every code path but wide's
+PROFILES = {  # the defaults of --configs, --peers, --repeats; --quick: every code path but wide's
+    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),  # --device cuda: under 5 minutes
     "quick": dict(configs=tuple(p for p in PROBLEMS if p != "wide"), peers=PEERS, repeats=1),
-    # a GPU in under 5 minutes: fit against lax.scan, PyTorch eager and CUDA-graphed
-    # torch.compile, the sweep, the overhead and a bitwise resume (no growth)
     "cuda": dict(configs=PROBLEMS[:-1], repeats=3, peers=(
         "jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad", "torch-eager", "torch-compile"))}
 
@@ -64,20 +62,16 @@ class Problem:
 
 
 MNIST = (784, 128, 64)
-_PROBLEMS = {p.name: p for p in (
-    # the course's planar exercise (n_h = 4, lr 1.2, W ~ 0.01 N(0, 1)) and its 4-layer cat model
+_PROBLEMS = {p.name: p for p in (  # planar and cat: the course's, with its settings
     Problem("planar", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 2000, None, "flower"),
     Problem("cat", (12288, 20, 7, 5, 1), "relu", "sigmoid", 209, 0.0075, "xavier", 100, None,
             "cat"),
     Problem("wide", (1024, 1024, 1024, 1), "relu", "sigmoid", 4096, 0.0075, "he", 6),
-    # the workload most users run: an MNIST-shaped epoch of minibatches (random data)
     Problem("mnist", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 1, 256),
     Problem("softmax", MNIST + (10,), "relu", "softmax", 10_000, 0.1, "he", 10),
     Problem("softmax-mb", MNIST + (10,), "relu", "softmax", 60_000, 0.05, "he", 1, 256),
     Problem("sweep", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 100, None, "flower"),
-    # fit's host work per call: a tiny problem, 10 iterations a call
     Problem("overhead", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 10, None, "flower"),
-    # 4 epochs, a checkpoint every 2, cut after the first
     Problem("resume", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 4, 256))}
 _QUICK = {"planar": dict(iterations=10), "cat": dict(iterations=2), "sweep": dict(iterations=5),
           "wide": dict(dims=(256, 256, 256, 1), m=512, iterations=2),
@@ -97,39 +91,35 @@ def num_weights(dims) -> int:
 
 
 def make_data(prob: Problem):
-    """``(X, Y, source)``: float32 ``(n_x, m)``, ``(n_L, m)`` (one-hot for softmax), and where
-    they came from."""
+    """``(X, Y, source)``: float32 ``(n_x, m)``, ``(n_L, m)`` (one-hot for softmax); random data
+    is ``N(0, 1)`` with Bernoulli(0.5) labels, or a random linear map's argmax for softmax."""
     rs, (n_x, n_L, m) = np.random.RandomState(0), (prob.dims[0], prob.dims[-1], prob.m)
+    source = prob.data
     if prob.data == "flower":
-        (X, Y), source = data.planar_flower(m), f"jaxdnn.data.planar_flower(m={m})"
+        X, Y = data.planar_flower(m)
     elif prob.data == "cat":
         try:
-            cat = data.load_catvnoncat()
-            X, Y, source = cat.train_x, cat.train_y, f"the course's set, {data.find_cat_dir()}"
+            (X, Y, *_), source = data.load_catvnoncat(), f"cat: {data.find_cat_dir()}"
         except (FileNotFoundError, ImportError, ValueError) as e:
             X, Y = rs.uniform(size=(n_x, m)), rs.uniform(size=(1, m)) < 0.35
-            source = f"random U(0, 1) data of the course's shape (no cat data: {e})"
+            source = f"random U(0, 1) of the cat set's shape (no cat data: {e})"
     elif prob.output == "softmax":  # labels from a random linear map: a learnable problem
         X = rs.standard_normal((n_x, m))
         Y = np.eye(n_L)[:, np.argmax(rs.standard_normal((n_L, n_x)) @ X, axis=0)]  # (n_L, m)
-        source = f"random: X ~ N(0, 1), labels argmax(R X), R ~ N(0, 1) ({n_L}, {n_x})"
     else:
-        X, Y = rs.standard_normal((n_x, m)), rs.uniform(size=(1, m)) < 0.5
-        source = "random: X ~ N(0, 1), Y ~ Bernoulli(0.5)"
+        X, Y = rs.standard_normal((n_x, m)), rs.uniform(size=(1, m)) < 0.5  # Bernoulli(0.5)
     return np.ascontiguousarray(X, np.float32), np.ascontiguousarray(Y, np.float32), source
 
 
 def init_params(seed: int, prob: Problem) -> list[dict]:
-    """Float32 NumPy params as ``jaxdnn.init_params(..., prob.init)`` draws them (``W`` a
-    ``N(0, 1)`` draw times the method's scale, ``b = 0``), with no JAX program to compile."""
+    """Float32 NumPy params drawn as ``jaxdnn.init_params(..., prob.init)`` draws them."""
     rs = np.random.RandomState(seed)
     return [{"W": (SCALES[prob.init](a) * rs.standard_normal((b, a))).astype(np.float32),
              "b": np.zeros((b, 1), np.float32)} for a, b in zip(prob.dims[:-1], prob.dims[1:])]
 
 
 def shuffle_orders(key, epochs: int, m: int) -> np.ndarray:
-    """``(epochs, m)``: each epoch's example order as ``jaxdnn.fit`` draws it from ``key``; the
-    peers train on these, and the tests' cost comparison fails if they part from fit's."""
+    """``(epochs, m)``: each epoch's example order, as ``jaxdnn.fit`` draws it from ``key``."""
     k_shuffle = jax.random.split(key)[0]
     return np.stack([jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)
                      for e in range(epochs)])
