@@ -50,9 +50,9 @@ def peers_table(timed: dict) -> str:
     rows = {"jaxdnn manual / the floor's best rate":
             lambda r: mine(r, "ratio_to_floor") + f" ({r['floor']['bound']})",
             "jaxdnn manual / its own GEMM shapes": lambda r: mine(r, "ratio_to_own_shapes_floor"),
-            "peak RSS (device) MiB": lambda r: "{peak_rss_mib:.0f} ({device_peak_mib})".format(
+            "peak MiB: RSS, device": lambda r: "{peak_rss_mib:.0f}, {device_peak_mib}".format(
                 **r["memory"])}
-    head = [f"{n} {r['dims']}, m={r['m']}" + (f", batch {r['batch_size']} (epoch)" if
+    head = [f"{n} {list(r['dims'])}, m={r['m']}" + (f", batch {r['batch_size']} (epoch)" if
                                               r["batch_size"] else "") for n, r in timed.items()]
     return markdown_table(["peer"] + head, [[p] + [cell(r, p) for r in timed.values()]
                                             for p in PEERS]

@@ -57,7 +57,7 @@ def rss_mib(peak: bool = False, reset: bool = False) -> float:
 def device_peak_mib() -> float | None:
     """Peak bytes in use on JAX's first device (MiB), where its backend says (GPUs)."""
     stats = jax.devices()[0].memory_stats() or {}
-    return stats["peak_bytes_in_use"] / 2**20 if "peak_bytes_in_use" in stats else None
+    return round(stats["peak_bytes_in_use"] / 2**20) if "peak_bytes_in_use" in stats else None
 
 
 def machine(cfg) -> dict:
