@@ -1,52 +1,160 @@
-"""Speed: jaxdnn's ``fit`` side by side with its peers, against the machine's floor, and as it
-grows.
+"""Speed: jaxdnn's ``fit`` beside its peers, against the machine's floor, and as it grows.
 
-Question: for the same network, the same data and the same training (full-batch or minibatch
-gradient descent, float32), how many seconds per iteration (epoch) does ``jaxdnn.fit`` take next to
-the other ways of writing that loop, how far is the fastest from what the hardware allows, and how
-do fit's time and memory grow with the number of examples and the width?
-
-Problems (``--configs``):
-
-| name | layers | hidden g, output | m | training |
-| --- | --- | --- | --- | --- |
-| planar | [2, 4, 1] | tanh, sigmoid | 400 | full batch (the course's flower) |
-| cat | [12288, 20, 7, 5, 1] | relu, sigmoid | 209 | full batch (the course's cat set, or random data of its shape) |
-| wide | [1024, 1024, 1024, 1] | relu, sigmoid | 4096 | full batch, random |
-| mnist | [784, 128, 64, 1] | relu, sigmoid | 60,000 | one epoch of minibatches of 256, random data of MNIST's shape |
-| softmax | [784, 128, 64, 10] | relu, softmax | 10,000 | full batch, one-hot Y (10, m) |
-| softmax-mb | [784, 128, 64, 10] | relu, softmax | 60,000 | one epoch of minibatches of 256 |
-| sweep | 1024 planar models, ``jax.jit(jax.vmap(fit))`` over init seeds | tanh, sigmoid | 400 | full batch |
-| growth | [784, 128, 64, 1] for m = 10^3 ... 10^6, [784, w, w, 1] for w = 64 ... 2048 | relu, sigmoid | | full batch and minibatches: time and peak memory, plotted; a minibatch epoch against a full-batch iteration at each m |
-
-Peers (``--peers``), each training from the same initial params, on minibatch problems in the same
-example order (the one ``fit`` draws from its key): ``jaxdnn-manual`` and ``jaxdnn-autodiff``
-(``fit(grad=...)``, one compiled chunk); ``jax-jit-loop`` (a jitted step of ``jax.value_and_grad``
-of a plain ``jnp`` cost, from a Python loop); ``jax-scan-grad`` (the same inside ``lax.scan``,
-minibatch columns gathered per batch); ``numpy`` (the course's hand-derived backprop);
-``torch-eager``; ``torch-compile``; ``sklearn`` (``MLPClassifier``, sgd, same init). A peer whose
-package (or jaxdnn feature, such as a softmax output) is missing is listed as skipped, with why.
-
-Timing: every peer is warmed up (compiled), then the peers are timed round-robin, ``--repeats``
-rounds in one process per problem; a row shows the median, its spread, the ratio to the fastest
-peer and to two floors (:mod:`experiments.bench.floor`). The NumPy and PyTorch peers' final costs
-must equal jaxdnn's to float32 round-off (``tests/test_bench.py`` checks it).
-
-Writes ``OUT/NAME.json``, ``OUT/NAME.md`` and ``OUT/NAME-growth.png`` (``--out``, default
-``out/bench``; NAME: ``--name``, default the JAX backend) and prints the Markdown.
-
-Commands::
+For the same network, data and training (full-batch or minibatch gradient descent, float32): the
+seconds per iteration (epoch) of ``fit`` and its peers (:mod:`~experiments.bench.peers`) on each
+problem (:mod:`~experiments.bench.problems`) against the machine's floor, a vmapped sweep, fit's
+host overhead a call, a bitwise resume (:mod:`~experiments.bench.measure`), growth with m and the
+width (:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``:
+all in this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
 
     python -m experiments.bench                    # everything: about 25 minutes on 2 cores
-    python -m experiments.bench --quick            # a smoke run in seconds
-    python -m experiments.bench --configs mnist,softmax-mb --repeats 3
-    python -m experiments.bench --configs planar --peers jaxdnn-manual,jax-scan-grad,numpy
-    JAX_PLATFORMS=cuda python -m experiments.bench --device cuda    # JAX and PyTorch on the GPU
-"""  # noqa: E501 (the problems table's rows are Markdown and cannot wrap)
+    python -m experiments.bench --quick            # a smoke run, about a minute
+    python -m experiments.bench --configs mnist,softmax-mb --repeats 3 --peers jaxdnn-manual,numpy
+    JAX_PLATFORMS=cuda python -m experiments.bench --device cuda    # a GPU, under 5 minutes
+"""
 
-from experiments.bench.configs import PEERS, PROBLEMS, TIMED, Config, Problem, problem
-from experiments.bench.peers import numpy_step, numpy_train
-from experiments.bench.runner import main
+from __future__ import annotations
 
-__all__ = ["PEERS", "PROBLEMS", "TIMED", "Config", "Problem", "main", "numpy_step",
-           "numpy_train", "problem"]
+import concurrent.futures
+import datetime
+import json
+import multiprocessing
+import os
+import pathlib
+import sys
+import time
+from functools import partial
+
+from experiments.bench import growth, measure
+from experiments.bench.problems import PEERS, TIMED, parse_args
+from experiments.markdown import markdown_table
+
+QUESTION = " ".join(__doc__.split("\n\n")[1].split())  # the docstring's first paragraph
+
+
+def sec(x) -> str:
+    unit, scale = next((u for u in (("s", 1), ("ms", 1e-3), ("us", 1e-6)) if abs(x) >= u[1]),
+                       ("ns", 1e-9))
+    return f"{x / scale:.3g} {unit}"
+
+
+def peers_table(timed: dict) -> str:
+    """Peers down, problems across: the median per iteration (epoch) and the rounds' spread, the
+    fastest in bold; jaxdnn manual against the two floors; the peak memory."""
+    def cell(r, p):
+        v, b = r["peers"][p], "**" if p == r["fastest"] else ""
+        return f"{v['status']}: {v['reason']}" if v["status"] != "ok" else (
+            f"{b}{sec(v['seconds'])}{b} ({sec(min(v['times']))} - {sec(max(v['times']))})")
+
+    mine = lambda r, k: f"{r['peers']['jaxdnn-manual'].get(k, float('nan')):.2f}x"
+    rows = {"jaxdnn manual / the floor's best rate":
+            lambda r: mine(r, "ratio_to_floor") + f" ({r['floor']['bound']})",
+            "jaxdnn manual / its own GEMM shapes": lambda r: mine(r, "ratio_to_own_shapes_floor"),
+            "peak MiB: RSS, device": lambda r: "{peak_rss_mib:.0f}, {device_peak_mib}".format(
+                **r["memory"])}
+    head = [f"{n} {list(r['dims'])}, m={r['m']}" + (f", batch {r['batch_size']} (epoch)" if
+                                              r["batch_size"] else "") for n, r in timed.items()]
+    return markdown_table(["peer"] + head, [[p] + [cell(r, p) for r in timed.values()]
+                                            for p in PEERS]
+                          + [[k] + [f(r) for r in timed.values()] for k, f in rows.items()])
+
+
+def scalars(res: dict) -> str:
+    """A result's plain figures, as a table."""
+    return markdown_table(["", ""], [[k, f"{v:.4g}" if isinstance(v, float) else v] for k, v in
+                                     res.items() if isinstance(v, (bool, int, float, str, tuple))])
+
+
+def growth_md(g: dict) -> str:
+    rows = [[r["mode"], r["dims"], f"{r['m']:,}", "failed"] if r["status"] != "ok" else [
+        r["mode"], r["dims"], f"{r['m']:,}", r["P"], sec(r["seconds"]), f"{r['memory_mib']:.0f}",
+        f"{r['xla_mib']:.0f}", "{total:.0f} = {data:.0f} + {params:.1f} + {caches:.0f} + "
+        "{working_copies:.0f}".format(**r["model_mib"]),
+        f"{r['xla_mib'] / r['model_mib']['total']:.2f}"]
+        for r in g["points"]]
+    return "\n".join([
+        f"Full batch: seconds per iteration; minibatches of {g['batch_size']}: per epoch. Memory:"
+        " the device's peak bytes where JAX reports them (GPUs), else the resident set's rise "
+        "over the one before the data. XLA: its account of one compiled chunk of `train_steps`, "
+        "arguments + temporaries. Model: data + params + caches (Z, A of each layer over a batch)"
+        " + fit's working copies of (X, Y).", "",
+        markdown_table(["mode", "layers", "m", "weights P", "time", "memory MiB", "XLA MiB",
+                        "model MiB", "XLA / model"], rows), "",
+        "Slopes (log-log): " + "; ".join(f"{k} {v:.2f}" for k, v in g["slopes"].items())
+        + ". A minibatch epoch against a full-batch iteration: " + "; ".join(
+            f"m = {int(m):,}: {r:.2f}x" for m, r in g["epoch_vs_full_batch"].items()) + ".", "",
+        f"![time and memory against m and width]({g.get('plot')})"])
+
+
+def markdown(result: dict) -> str:
+    mach, probs = result["machine"], result["problems"]
+    timed = {n: r for n, r in probs.items() if n in TIMED and r["status"] == "ok"}
+    lines = [f"# jaxdnn speed benchmark: {result['name']}", "", f"**Question.** {QUESTION}", "",
+             f"`{result['command']}`, {result['date']}, {result['wall_seconds']:.0f} s. CPU: "
+             f"{mach['cpu']}, {mach['cores']} cores; device: {mach['device']}; " + ", ".join(
+                 f"{k} {v}" for k, v in mach["versions"].items()) + "; " + (", ".join(
+                     f"{k}={v}" for k, v in mach["environment"].items()) or "no XLA_FLAGS") + ".",
+             ""]
+    if result["config"]["quick"]:
+        lines += ["**--quick run**: small shapes, few iterations, XLA without LLVM's "
+                  "optimisations (faster compiles, slower code): not a measurement.", ""]
+    if timed:
+        lines += ["Median seconds per iteration (epoch, for minibatches) over the rounds, peers "
+                  "timed round-robin after a warm-up; the fastest of each problem in bold.", "",
+                  peers_table(timed)]
+    for name, res in probs.items():
+        if res["status"] != "ok":
+            lines += ["", f"## {name}", "", f"**{res['status'].upper()}**: {res['reason']}"]
+        elif name not in TIMED:
+            lines += ["", f"## {name}", "", (growth_md if name == "growth" else scalars)(res)]
+    return "\n".join(lines) + "\n"
+
+
+def isolated(cfg, fn, *args, env=None):
+    """``fn(*args)`` in a fresh process, ``env`` added (``--quick``: here); None if it died."""
+    if cfg.quick:
+        return fn(*args)
+    before = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        with concurrent.futures.ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as p:
+            return p.submit(fn, *args).result()
+    except concurrent.futures.process.BrokenProcessPool as e:
+        measure.log(f"the measuring process died: {e}")
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+def main(argv=None) -> dict:
+    """Run the benchmark; write ``OUT/NAME.json`` and ``OUT/NAME.md``; return the result."""
+    cfg, t0, machine, problems = parse_args(argv, __doc__), time.perf_counter(), None, {}
+    flags = os.environ.get("XLA_FLAGS", "")
+    if cfg.quick and "xla_backend_optimization_level" not in flags:  # read when JAX starts
+        os.environ["XLA_FLAGS"] = flags = f"{flags} --xla_backend_optimization_level=0".strip()
+    if cfg.device == "cpu":  # torch.compile compiles in this process: no idle workers
+        os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    for name in cfg.configs:
+        if name == "growth":  # each point in a process of its own: its own peak memory
+            problems[name] = growth.measure(
+                cfg, partial(isolated, cfg, growth.measure_point, cfg), measure.log)
+            continue
+        env = {"XLA_FLAGS": f"{flags} --xla_gpu_deterministic_ops=true"} if name == "resume" else {}
+        machine, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (machine, {
+            "problem": name, "status": "failed", "reason": "its process died (see the log)"})
+    name, out = cfg.name or (machine or {}).get("backend", "cpu"), pathlib.Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if problems.get("growth", {}).get("status") == "ok":
+        problems["growth"]["plot"] = f"{name}-growth.png"
+        growth.plot(problems["growth"], out / problems["growth"]["plot"])
+    result = {"name": name, "question": QUESTION, "config": vars(cfg),
+              "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "command": " ".join(["python -m experiments.bench",
+                                   *(sys.argv[1:] if argv is None else argv)]),
+              "machine": machine or measure.machine(cfg), "problems": problems,
+              "wall_seconds": time.perf_counter() - t0}
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1, default=lambda o: (
+        o.tolist() if hasattr(o, "tolist") else str(o))) + "\n")
+    (out / f"{name}.md").write_text(markdown(result))
+    print(markdown(result), flush=True)
+    return result

@@ -1,5 +1,4 @@
-"""``python -m experiments.bench``: see :mod:`experiments.bench`."""
+from experiments.bench import main
 
-from experiments.bench.runner import main
-
-main()
+if __name__ == "__main__":  # not when a spawned measuring process imports this module
+    main()
