@@ -3,6 +3,8 @@ sweeps without recompiling, validation curves, decay schedules, errors."""
 
 import json
 import os
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -274,6 +276,30 @@ def test_bad_settings_raise_before_any_work(kwargs, error, match):
     params, X, Y = problem()
     with pytest.raises(error, match=match):
         jaxdnn.fit(params, X, Y, ACTS, **kwargs)
+
+
+def test_bad_checkpoint_dirs_and_params_raise_before_any_work(tmp_path):
+    params, X, Y = problem()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o500)
+    if os.access(read_only, os.W_OK):  # root writes anywhere: /proc takes no new file or folder
+        read_only = pathlib.Path("/proc")
+    cases = [(a_file, r"is a file, expected a directory"),
+             (a_file / "run", r"cannot be created"),
+             (read_only / "run", r"cannot be created"),
+             (read_only, r"is not writable")]
+    nan_params = [dict(p) for p in params]
+    nan_params[1]["W"] = params[1]["W"].at[0, 0].set(jnp.inf)
+    with count_compiles() as compiles:
+        for where, match in cases:
+            expected = f"checkpoint_dir '{re.escape(str(where))}' {match}"
+            with pytest.raises(ValueError, match=expected):
+                jaxdnn.fit(params, X, Y, ACTS, num_iterations=4, checkpoint_dir=where)
+        with pytest.raises(ValueError, match=r"initial params\[1\]\['W'\] hold 1 NaN or Inf"):
+            jaxdnn.fit(nan_params, X, Y, ACTS, num_iterations=4)
+    assert compiles == []
 
 
 def test_bad_data_is_caught_by_fit_too():
