@@ -4,7 +4,8 @@ Question: for the 2-10-5-1 relu-relu-sigmoid network trained on the course's cir
 for 15000 iterations, do zeros (cost 0.693147 throughout, 50 % / 50 %), large random weights
 (randn * 10, ``np.random.seed(3)``: the course prints inf at iteration 0, about 0.3827 at the end,
 83 % / 86 %) and He weights (randn * sqrt(2 / n_{l-1}), ``seed(3)``: 0.8830537 -> 0.0735790,
-99.33 % / 96 %) behave as in the course?
+99.33 % / 96 %) behave as in the course? And what do the layers' gradient norms ||dW_l|| show
+of the course's lesson on vanishing and exploding gradients (``fit(..., norms=True)``)?
 
     python -m experiments.initialization
     python -m experiments.initialization --inits he,large --num-iterations 15000
@@ -26,7 +27,7 @@ from experiments.cli import option
 from experiments.compare import accuracy_agreement, agreement, course_vs_ours, last_printed
 from experiments.evaluate import accuracies, predictor
 from experiments.plots import add_plot, decision_boundary
-from experiments.results import finish, start
+from experiments.results import add_table, finish, start
 from jaxdnn.course import course_params
 
 
@@ -68,17 +69,19 @@ def main(argv=None) -> dict:
     last = last_printed(cfg.num_iterations, 1000)
     full = (cfg.num_iterations == 15000 and cfg.learning_rate == 0.01
             and tuple(dims) == (2, 10, 5, 1) and cfg.init_seed == 3)
-    rows, runs = [], {}
+    rows, runs, norms = [], {}, {}
     for init in cfg.inits:
-        params, costs = jaxdnn.fit(course_params(dims, cfg.init_seed, init), X, Y, acts,
-                                   learning_rate=cfg.learning_rate,
-                                   num_iterations=cfg.num_iterations, progress=False)
+        params, costs, norms[init] = jaxdnn.fit(
+            course_params(dims, cfg.init_seed, init), X, Y, acts, learning_rate=cfg.learning_rate,
+            num_iterations=cfg.num_iterations, progress=False, norms=True)
         costs = np.asarray(costs)
         train, test = accuracies(params, acts, (X, Y), (X_test, Y_test))
         runs[init] = (params, costs, train, test)
         result["data"][init] = {"costs_every_1000": costs[::1000], "cost0": costs[0],
                                 "last_iteration": last, "cost_last": costs[last],
-                                "train_accuracy": train, "test_accuracy": test}
+                                "train_accuracy": train, "test_accuracy": test,
+                                "grad_norm_every_1000": norms[init].grad[::1000],
+                                "weight_norm_every_1000": norms[init].weight[::1000]}
         if init not in COURSE:
             continue
         c0_s, cl_s, c_tr, c_te, c0, cl = COURSE[init]
@@ -106,6 +109,8 @@ def main(argv=None) -> dict:
              "follows the same path. Accuracies match when they count the same correct "
              "points (within half a point: 0.5 / m).")
 
+    norms_table(result, norms, cfg.num_iterations - 1)
+
     fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), squeeze=False)
     for ax, (init, (params, _, train, test)) in zip(axes[0], runs.items()):
         decision_boundary(ax, predictor(params, acts, F64), tr_X, tr_Y,
@@ -127,7 +132,55 @@ def main(argv=None) -> dict:
     ax.legend()
     add_plot(result, fig, "cost_curves.png",
              "Circles: cost per iteration for each initialisation (log scale).")
+    norms_plot(result, norms)
     return finish(result)
+
+
+def norms_table(result: dict, norms: dict, last: int) -> None:
+    """Each layer's ||dW_l|| and ||W_l|| at the first and the last iteration, per init."""
+    rows = [(TITLES.get(init, init), f"{l + 1}", *(f"{float(a[i, l]):.3g}" for a, i in (
+        (n.grad, 0), (n.grad, last), (n.weight, 0), (n.weight, last))))
+        for init, n in norms.items() for l in range(n.grad.shape[1])]
+    ratios = "; ".join(  # how much more gradient the output layer gets than the first layer
+        f"{TITLES.get(init, init)} {np.median(np.asarray(n.grad[:, -1] / n.grad[:, 0])):.3g}"
+        for init, n in norms.items() if np.all(np.asarray(n.grad[:, 0]) > 0))
+    add_table(
+        result, "Gradient and weight norms by initialisation",
+        ["initialisation", "layer l", "||dW_l|| at iteration 0", f"||dW_l|| at iteration {last}",
+         "||W_l|| at iteration 0", f"||W_l|| at iteration {last}"], rows,
+        note="Frobenius norms, from fit(..., norms=True), measured inside the compiled loop at "
+             "the params of each iteration's cost. The course's lesson, as the course's setting "
+             "shows it: zeros make every unit of a layer the same, so no gradient reaches any "
+             "weight (dW_l = 0 exactly: the hidden activations are 0) and only b_L learns; "
+             "weights ten times too large start with gradients hundreds of times He's, then "
+             "drive the output into the sigmoid's flat tails, where the output layer's gradient "
+             "vanishes while the hidden layers' swing from step to step; He weights keep the "
+             "gradient norms of all layers within a small factor of each other throughout. "
+             f"Median over iterations of ||dW_L|| / ||dW_1||: {ratios or 'n/a'}.")
+
+
+def norms_plot(result: dict, norms: dict) -> None:
+    """Per-layer gradient norms over iterations, one panel per initialisation."""
+    fig, axes = plt.subplots(1, len(norms), figsize=(4.6 * len(norms), 4.0), squeeze=False,
+                             sharey=True)
+    for ax, (init, n) in zip(axes[0], norms.items()):
+        grad = np.asarray(n.grad)
+        for l in range(grad.shape[1]):
+            ax.plot(np.where(grad[:, l] > 0, grad[:, l], np.nan), label=f"||dW{l + 1}||")
+        if not (grad > 0).any():
+            ax.text(0.5, 0.5, "||dW_l|| = 0 for every layer\nat every iteration",
+                    ha="center", va="center", transform=ax.transAxes)
+        ax.set_yscale("log")
+        ax.set_xlim(0, len(grad) - 1)
+        ax.set_xlabel("iteration")
+        ax.set_title(TITLES.get(init, init), fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("gradient norm (log scale)")
+    fig.suptitle("Circles: each layer's gradient norm per iteration, by initialisation")
+    fig.tight_layout()
+    add_plot(result, fig, "gradient_norms.png",
+             "Circles: each layer's gradient norm ||dW_l|| per iteration for each "
+             "initialisation (log scale; zeros never appear on it).")
 
 
 if __name__ == "__main__":

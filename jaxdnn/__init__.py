@@ -46,6 +46,7 @@ from jaxdnn.predict import accuracy, predict
 from jaxdnn.train import (
     Examples,
     NonFiniteCostError,
+    Norms,
     TrainConfig,
     TrainState,
     Validation,
@@ -66,6 +67,7 @@ __all__ = [
     "LayerCache",
     "LinearCache",
     "NonFiniteCostError",
+    "Norms",
     "OUTPUTS",
     "RunningStats",
     "TrainConfig",

@@ -10,7 +10,9 @@ concern is one small piece here:
   Inf cost (or gradient leaf, when the training function watches them);
 - :class:`Checkpoints`: resumes from the newest checkpoint of a directory and saves one after each
   chunk, keeping the two newest;
-- :class:`History`: the costs and validation curves, chunk by chunk (device arrays or tracers).
+- :class:`History`: the costs, validation curves and norms, chunk by chunk (device arrays or
+  tracers);
+- :class:`EarlyStopping`: counts the validation checks without improvement.
 """
 
 from __future__ import annotations
@@ -164,20 +166,57 @@ def run_identity(options, state) -> dict:
         "num_iterations": options.num_iterations,
         "key": None if key is None else np.asarray(key).tolist(),
         "validation": options.validation is not None,
+        # added only when used: checkpoints of runs without them stay valid
+        **({"norms": True} if config.norms else {}),
+        **({"patience": options.patience, "min_delta": options.min_delta}
+           if options.patience is not None else {}),
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
     }
 
 
-class History:
-    """A run's costs and validation curves, chunk by chunk: device arrays (or tracers)."""
+own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
 
-    def __init__(self, costs=(), ends=(), val_cost=(), val_accuracy=()):
+
+class EarlyStopping:
+    """Early stopping's count, one validation check at a time.
+
+    A check improves when its validation cost is below the best so far by more than
+    ``min_delta``; the run stops after ``patience`` checks in a row that do not.
+    """
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.wait = np.inf, 0
+
+    def check(self, val_cost: float) -> bool:
+        """Count one check; whether it improved."""
+        improved = bool(val_cost < self.best - self.min_delta)  # False for NaN
+        self.best, self.wait = (float(val_cost), 0) if improved else (self.best, self.wait + 1)
+        return improved
+
+    @property
+    def stopped(self) -> bool:
+        return self.wait >= self.patience
+
+
+class History:
+    """A run's costs, validation curves and norms, chunk by chunk: device arrays (or tracers)."""
+
+    def __init__(self, costs=(), ends=(), val_cost=(), val_accuracy=(), grad_norm=(),
+                 weight_norm=()):
         self.parts = [list(map(jnp.atleast_1d, x)) for x in (costs, ends, val_cost, val_accuracy)]
+        self.norm_parts = [list(grad_norm), list(weight_norm)]  # (iterations, L) pieces
 
     def append(self, end: int, metrics):
         for part, value in zip(self.parts, (metrics.costs, end, metrics.val_cost,
                                             metrics.val_accuracy)):
             part.append(value)
+        for part, value in zip(self.norm_parts, metrics.norms or ()):
+            part.append(value)
+
+    def norms(self, dtype):
+        """``(grad, weight)`` norms so far, ``(iterations, L)`` each."""
+        return tuple(jnp.concatenate(part).astype(dtype) for part in self.norm_parts)
 
     def costs(self, dtype):
         """All costs so far, ``(iterations,)``."""
@@ -190,15 +229,24 @@ class History:
                 jnp.concatenate(va).astype(dtype))
 
     def on_host(self, validation: bool) -> tuple[np.ndarray, dict]:
-        """The costs (and with ``validation`` the curves) as NumPy arrays, for a checkpoint."""
+        """The costs (and with ``validation`` the curves, with norms the norms) as NumPy arrays,
+        for a checkpoint."""
         costs, ends, vc, va = (np.concatenate([np.atleast_1d(np.asarray(v)) for v in part])
                                if part else np.zeros(0) for part in self.parts)
-        return costs, ({"val_iteration": ends, "val_cost": vc, "val_accuracy": va}
-                       if validation else {})
+        curves = {"val_iteration": ends, "val_cost": vc, "val_accuracy": va} if validation else {}
+        if self.norm_parts[0]:
+            curves["grad_norm"], curves["weight_norm"] = (
+                np.concatenate([np.asarray(v) for v in part]) for part in self.norm_parts)
+        return costs, curves
 
 
 class HostLoop:
-    """The host's part of ``fit``, between compiled chunks: progress, finite check, checkpoints.
+    """The host's part of ``fit``, between compiled chunks: progress, finite check, checkpoints,
+    early stopping.
+
+    With early stopping, ``best_params`` holds (a copy of) the params of the best check so far,
+    and each checkpoint saves them beside the optimizer state: its second tree is
+    ``(opt_state, best_params)``.
 
     Args:
       options: the run's :class:`jaxdnn.options.FitOptions`.
@@ -213,17 +261,31 @@ class HostLoop:
         self.checkpoints = None if options.checkpoint_dir is None else Checkpoints(
             options.checkpoint_dir, run_identity(options, state))
         self.bar, self.last = None, None
+        self.stopper = None if options.patience is None else EarlyStopping(options.patience,
+                                                                            options.min_delta)
+        self.best_params = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether early stopping has ended the run."""
+        return self.stopper is not None and self.stopper.stopped
 
     def restore(self, state):
         """``(start, state, history)``: from the newest checkpoint, or the start of the run."""
         if self.checkpoints is None:
             return 0, state, History()
-        start, params, opt_state, costs, curves = self.checkpoints.restore(state.params,
-                                                                           state.opt_state)
+        early = self.stopper is not None
+        start, params, opt_state, costs, curves = self.checkpoints.restore(
+            state.params, (state.opt_state, state.params) if early else state.opt_state)
+        if early:
+            opt_state, best = opt_state
+            for val_cost in curves.get("val_cost", ()):  # the count, replayed from the curve
+                self.stopper.check(val_cost)
+            self.best_params = best if start else None
         self.last = float(costs[-1]) if len(costs) else None
         history = History([jax.device_put(costs)], *(
             [jax.device_put(curves[k])] if k in curves else []
-            for k in ("val_iteration", "val_cost", "val_accuracy")))
+            for k in ("val_iteration", "val_cost", "val_accuracy", "grad_norm", "weight_norm")))
         return start, state._replace(params=params, opt_state=opt_state,
                                      step=jax.device_put(np.int32(start))), history
 
@@ -233,8 +295,13 @@ class HostLoop:
         self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
                                         self.unit)
         validation = self.options.validation is not None
+        # the best check's params, copied: the chunk's buffers are donated to the next chunk
+        if self.stopper is not None and (self.stopper.check(metrics.val_cost)
+                                         or self.best_params is None):
+            self.best_params = own_copy(state.params)
         if self.checkpoints is not None:
-            self.checkpoints.save(lo + length, state.params, state.opt_state,
+            self.checkpoints.save(lo + length, state.params, state.opt_state if self.stopper is None
+                                  else (state.opt_state, self.best_params),
                                   *history.on_host(validation))
         if self.bar is None:
             self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)

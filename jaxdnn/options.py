@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn.checks import check_problem, check_regularization, check_scalar
+from jaxdnn.checks import check_problem, check_regularization, check_scalar, is_traced
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.summary import count_nonfinite
 
@@ -44,6 +44,8 @@ class TrainConfig:
         holds the ``m % batch_size`` remaining examples, as in the course).
       keep_prob: inverted-dropout keep probability of the hidden layers, or None.
       check_finite: watch every gradient leaf and report the first that became non-finite.
+      norms: report each layer's ``||dW_l||`` and ``||W_l||`` per iteration (epoch) in
+        ``Metrics.norms``; False leaves them out of the program.
     """
 
     activations: tuple[str, ...]
@@ -52,6 +54,7 @@ class TrainConfig:
     batch_size: int | None = None
     keep_prob: float | None = None
     check_finite: bool = False
+    norms: bool = False
 
 
 
@@ -69,6 +72,9 @@ class FitOptions:
       validation: None or ``(X_val, Y_val)``, checked like the training set.
       progress: show a progress bar (None: when stderr is a terminal).
       checkpoint_dir: None, or the directory of the run's checkpoints (exists and is writable).
+      patience: None (no early stopping), or the validation checks without improvement after
+        which the run stops.
+      min_delta: the decrease of the validation cost that counts as an improvement (>= 0).
     """
 
     config: Any
@@ -80,11 +86,14 @@ class FitOptions:
     validation: Any
     progress: bool | None
     checkpoint_dir: pathlib.Path | None
+    patience: int | None = None
+    min_delta: float = 0.0
 
     @classmethod
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
               batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
-              checkpoint_dir, checkpoint_every) -> FitOptions:
+              checkpoint_dir, checkpoint_every, norms=False, patience=None,
+              min_delta=None) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
         if optimizer is None:
             optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
@@ -117,13 +126,28 @@ class FitOptions:
             l2 = None if l2 == 0 else jax.device_put(np.asarray(l2, dtype))
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
+        if not isinstance(norms, bool):
+            raise TypeError(f"norms must be True or False, got {norms!r}")
+        patience, min_delta = _early_stopping(patience, min_delta, validation_data)
         _check_finite_params(params)
         chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
         config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
-                             None if keep_prob is None else float(keep_prob), bool(check_finite))
+                             None if keep_prob is None else float(keep_prob), bool(check_finite),
+                             norms=norms)
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
-                   _directory(checkpoint_dir))
+                   _directory(checkpoint_dir), patience, min_delta)
+
+    def traced(self) -> FitOptions:
+        """These options for a traced ``fit`` (under ``jit`` or ``vmap``), where the host sees no
+        values: nothing to checkpoint or stop on, and without validation data one chunk."""
+        for name, value in (("checkpoint_dir", self.checkpoint_dir), ("patience", self.patience)):
+            if value is not None:
+                raise ValueError(f"{name} cannot be used when fit is traced (vmapped or jitted): "
+                                 "it needs the values between chunks, which a trace does not have")
+        if self.validation is None:  # nothing looks at the results between chunks
+            return dataclasses.replace(self, chunk=self.num_iterations)
+        return self
 
 
 def _count(name, value, *, low, what="an int"):
@@ -132,6 +156,24 @@ def _count(name, value, *, low, what="an int"):
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return int(value)
+
+
+def _early_stopping(patience, min_delta, validation_data) -> tuple[int | None, float]:
+    """``(patience, min_delta)`` checked: ``(None, 0.0)`` without early stopping."""
+    if patience is None:
+        if min_delta is not None:
+            raise ValueError("min_delta is early stopping's threshold: it needs patience")
+        return None, 0.0
+    patience = _count("patience", patience, low=1)
+    if min_delta is None:
+        min_delta = 0.0
+    elif is_traced(min_delta):
+        raise TypeError("min_delta must be a number, got a traced value")
+    check_scalar("min_delta", min_delta, low=0.0, low_inclusive=True)
+    if validation_data is None:
+        raise ValueError(f"early stopping (patience={patience}) watches the validation cost: "
+                         "pass validation_data=(X_val, Y_val)")
+    return patience, float(min_delta)
 
 
 def _check_key(key):

@@ -27,7 +27,6 @@ optimizer's closure) the chunks' results are tracers, and those pieces are simpl
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -37,12 +36,12 @@ import optax
 from jaxdnn import speed
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.checks import check_problem, is_traced
-from jaxdnn.loop import HostLoop, NonFiniteCostError
+from jaxdnn.loop import HostLoop, NonFiniteCostError, own_copy
 from jaxdnn.loss import cost
 from jaxdnn.options import FitOptions, TrainConfig
 from jaxdnn.predict import accuracy
 
-__all__ = ["Examples", "Metrics", "NonFiniteCostError", "TrainConfig", "TrainState",
+__all__ = ["Examples", "Metrics", "NonFiniteCostError", "Norms", "TrainConfig", "TrainState",
            "Validation", "examples_first", "fit", "train_steps"]
 
 GRADS = {"manual": manual_value_and_grad, "autodiff": autodiff_value_and_grad}
@@ -92,12 +91,33 @@ class Metrics(NamedTuple):
       val_cost: the validation cost after the last update (NaN without validation data).
       val_accuracy: the validation accuracy (NaN without validation data or for outputs that
         are not classes, e.g. ``"linear"``).
+      norms: with ``config.norms``, a :class:`Norms` of ``(length, L)`` arrays; else None.
     """
 
     costs: jax.Array
     bad: jax.Array
     val_cost: jax.Array
     val_accuracy: jax.Array
+    norms: Norms | None = None
+
+
+class Norms(NamedTuple):
+    """Each layer's gradient and weight norms per iteration (epoch): vanishing and exploding
+    gradients made visible.
+
+    Full batch, row ``i`` is measured at the params of ``costs[i]`` (before update ``i``): the
+    Frobenius norms ``||dW_l||`` of the gradient that update uses (its L2 term and dropout
+    included) and ``||W_l||``. With minibatches, row ``e`` is the mean over epoch ``e``'s
+    minibatches (each counting once, the last, smaller one included) of those norms, each measured
+    at the params that minibatch's gradient is taken at.
+
+    Attributes:
+      grad: ``(iterations, L)``, ``grad[i, l - 1] = ||dW_l||``.
+      weight: ``(iterations, L)``, ``weight[i, l - 1] = ||W_l||``.
+    """
+
+    grad: jax.Array
+    weight: jax.Array
 
 
 class Validation(NamedTuple):
@@ -154,11 +174,14 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         # the L2 term's cost and its dW += lambda/m W come from the value-and-grad itself: by
         # hand in the manual pass, by jax.grad in the autodiff one
         J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k)
+        # ||dW_l||_F and ||W_l||_F, (L,) each; None (nothing computed) unless asked for
+        norms = Norms(*(jnp.stack([jnp.linalg.norm(layer["W"]) for layer in tree])
+                        for tree in (g, params))) if config.norms else None
         if config.check_finite:
             finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
             bad = jnp.where((bad < 0) & ~jnp.all(finite), jnp.argmin(finite).astype(jnp.int32), bad)
         updates, opt_state = config.update(g, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, bad), J
+        return (optax.apply_updates(params, updates), opt_state, bad), (J, norms)
 
     if not config.batch_size:  # the course layout once, outside the loop, not once per iteration
         X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
@@ -183,16 +206,19 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
             idx = jax.lax.dynamic_slice_in_dim(perm, b * bs, bs)  # (bs,)
             return update(carry, *rows(idx), fold_in(k_epoch, b))
 
-        carry, J_full = jax.lax.scan(minibatch, carry, jnp.arange(n_full))
+        carry, (J_full, N_full) = jax.lax.scan(minibatch, carry, jnp.arange(n_full))
         total = jnp.sum(J_full) * bs  # sum of per-example costs
+        norms = jax.tree.map(lambda n: jnp.sum(n, axis=0), N_full)  # None stays None
         if rest:
-            carry, J_rest = update(carry, *rows(perm[n_full * bs:]),
-                                   fold_in(k_epoch, n_full))
+            carry, (J_rest, N_rest) = update(carry, *rows(perm[n_full * bs:]),
+                                             fold_in(k_epoch, n_full))
             total = total + J_rest * rest
-        return carry, total / m  # mean per-example cost of the epoch
+            norms = jax.tree.map(jnp.add, norms, N_rest)
+        # mean per-example cost of the epoch; mean norms over its minibatches
+        return carry, (total / m, jax.tree.map(lambda n: n / (n_full + bool(rest)), norms))
 
     body = epoch if config.batch_size else full_batch
-    (params, opt_state, bad), costs = jax.lax.scan(
+    (params, opt_state, bad), (costs, norms) = jax.lax.scan(
         body, (state.params, state.opt_state, jnp.asarray(-1, jnp.int32)),
         state.step + jnp.arange(length, dtype=jnp.int32))
     nan = jnp.asarray(jnp.nan, costs.dtype)
@@ -203,7 +229,7 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         if acts[-1] in ACCURACY_OUTPUTS:
             val_accuracy = accuracy(params, X_val, Y_val, acts).astype(costs.dtype)
     return (TrainState(params, opt_state, state.step + length),
-            Metrics(costs, bad, val_cost, val_accuracy))
+            Metrics(costs, bad, val_cost, val_accuracy, norms))
 
 
 
@@ -216,7 +242,8 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         grad: str = "manual", optimizer=None, batch_size: int | None = None, key=None,
         l2=0.0, keep_prob: float | None = None, validation_data=None,
         progress: bool | None = None, chunk_size: int | None = None, check_finite: bool = False,
-        checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None):
+        checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None,
+        norms: bool = False, patience: int | None = None, min_delta: float | None = None):
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
@@ -256,13 +283,28 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis: X and Y are sharded along m, params
         and optimizer state replicated, and the gradient's sums over examples become cross-device
         reductions inside the compiled program. m must be divisible by the ``"data"`` axis size.
+      norms: also return each layer's gradient and weight norms per iteration (epoch), a
+        :class:`Norms` (what a row holds with minibatches: see there). Measured inside the
+        compiled loop; without it nothing is computed.
+      patience: early stopping (needs ``validation_data``; not when fit is traced): a check
+        (one per chunk, so ``chunk_size`` sets how often) improves when its validation cost is
+        below the best so far by more than ``min_delta``; the run stops after ``patience``
+        checks in a row that do not, and returns the params of the best check (the last one
+        that improved). None (default): no early stopping.
+      min_delta: the improvement early stopping asks for, a number >= 0 (default 0: any
+        decrease counts). Only with ``patience``.
 
     Returns:
       ``(params, costs)``: the trained params and ``costs`` of shape ``(num_iterations,)`` where
       ``costs[i]`` is the cost before update ``i`` (``costs[0]`` is the cost of the initial
       params); with minibatches, one entry per epoch: the mean per-example cost over its
       minibatches. With ``validation_data``, ``(params, costs, validation)``, ``validation`` a
-      :class:`Validation` of the curves measured after each chunk.
+      :class:`Validation` of the curves measured after each chunk. With ``norms=True``, a
+      :class:`Norms` after those: ``(params, costs, norms)`` or ``(params, costs, validation,
+      norms)``. A run stopped early returns the params measured at the best check, after
+      ``validation.iteration[best]`` iterations (epochs), and costs, validation curves and norms
+      up to the check where it stopped: ``costs`` has ``validation.iteration[-1]`` entries and
+      ``validation`` ends with that check, ``best + patience`` (``best`` counts checks from 0).
 
     Raises:
       NonFiniteCostError: a cost became NaN or Inf; the message names the first such iteration and
@@ -275,24 +317,23 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         optimizer=optimizer, batch_size=batch_size, key=key, l2=l2, keep_prob=keep_prob,
         validation_data=validation_data, progress=progress, chunk_size=chunk_size,
         check_finite=check_finite, checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every)
+        checkpoint_every=checkpoint_every, norms=norms, patience=patience, min_delta=min_delta)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
     state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32))
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
-    if traced:
-        if run.checkpoint_dir is not None:
-            raise ValueError("checkpoint_dir cannot be used when fit is traced (vmapped or jitted)")
-        if run.validation is None:  # nothing looks at the results between chunks: one chunk
-            run = dataclasses.replace(run, chunk=run.num_iterations)
+    if traced:  # no host decisions between chunks: one chunk without validation data
+        run = run.traced()
     host = HostLoop(run, state)  # progress, finite check, checkpoints: concrete results only
     start, state, history = host.restore(state)
     # top level: fit's own buffers, donated chunk to chunk; traced: part of the caller's program
     chunk_fn = _chunk if traced else _train_chunk
-    state = state if traced else _own_copy(state)
+    state = state if traced else own_copy(state)
     # minibatches: one examples-first working copy of X for the whole run; full batch: none
     data = _examples_first(X, Y) if run.config.batch_size else (X, Y)
     for lo in range(start, run.num_iterations, run.chunk):
+        if host.stopped:  # early stopping, also when the restored run had stopped
+            break
         length = min(run.chunk, run.num_iterations - lo)
         state, metrics = chunk_fn(run.config, length, state, data, run.key, run.l2,
                                   run.validation)
@@ -300,9 +341,10 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         if not is_traced(metrics.costs):
             host.after_chunk(lo, length, state, metrics, history)
     host.close()
-    costs = history.costs(X.dtype)
-    return (state.params, costs) if run.validation is None else (
-        state.params, costs, Validation(*history.validation(X.dtype)))
+    results = (host.best_params or state.params, history.costs(X.dtype))
+    if run.validation is not None:
+        results += (Validation(*history.validation(X.dtype)),)
+    return results + ((Norms(*history.norms(X.dtype)),) if run.config.norms else ())
 
 
 def _chunk(config, length, state, data, key, l2, validation):
@@ -316,7 +358,6 @@ def _chunk(config, length, state, data, key, l2, validation):
 
 _train_chunk = jax.jit(_chunk, static_argnums=(0, 1), donate_argnums=(2,))
 _examples_first = jax.jit(examples_first)
-_own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
 
 
 def _shard(mesh, params, X, Y):

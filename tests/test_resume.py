@@ -119,3 +119,35 @@ def test_a_corrupted_checkpoint_is_an_error_not_a_silent_restart(tmp_path, probl
     with pytest.raises(jaxdnn.CheckpointError, match=str(latest.name)):
         jaxdnn.fit(p, X, Y, acts, progress=False, checkpoint_dir=tmp_path,
                    **dict(kw, num_iterations=10))
+
+
+def test_early_stopping_and_norms_resume_to_the_uninterrupted_run(tmp_path):
+    """A run that stops early, resumed from the checkpoint before its last one: the saved best
+    params, the count of checks without improvement (replayed from the saved validation curve) and
+    the norms carry it to the same stop, params, curves and norms as an unbroken run."""
+    rng = np.random.default_rng(2)
+    Xn, Xv = rng.standard_normal((3, 24)), rng.standard_normal((3, 40))
+    Yn, Yv = ((a[:1] * a[1:2] + 0.3 * a[2:] > 0).astype(np.float64) for a in (Xn, Xv))
+    X, Y, Xv, Yv = map(jax.numpy.asarray, (Xn, Yn, Xv, Yv))
+    params = [{"W": jax.numpy.asarray(rng.standard_normal((n, k)) * np.sqrt(2 / k)),
+               "b": jax.numpy.zeros((n, 1))} for k, n in ((3, 5), (5, 4), (4, 1))]
+    acts = ("tanh", "relu", "sigmoid")
+    kw = dict(learning_rate=0.5, num_iterations=400, validation_data=(Xv, Yv), patience=3,
+              norms=True, progress=False)
+    unbroken = jaxdnn.fit(params, X, Y, acts, chunk_size=10, **kw)
+    stop = int(unbroken[2].iteration[-1])
+    assert stop < 400  # it stopped early
+
+    jaxdnn.fit(params, X, Y, acts, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
+    assert checkpoint.load(checkpoint.latest_checkpoint(tmp_path)).iteration == stop
+    checkpoint.latest_checkpoint(tmp_path).unlink()  # as if killed before the stopping check
+    assert checkpoint.load(checkpoint.latest_checkpoint(tmp_path)).iteration == stop - 10
+    resumed = jaxdnn.fit(params, X, Y, acts, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
+    again = jaxdnn.fit(params, X, Y, acts, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
+    assert checkpoint.load(checkpoint.latest_checkpoint(tmp_path)).iteration == stop  # no more
+    best = int(np.argmin(np.asarray(unbroken[2].cost)))
+    assert best < len(unbroken[2].cost) - 2  # the best params came from the checkpoint
+    for run in (resumed, again):
+        for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(run),
+                                jax.tree.leaves(unbroken)):
+            assert np.array_equal(np.asarray(a), np.asarray(b)), jax.tree_util.keystr(path)

@@ -460,3 +460,151 @@ def test_bad_new_settings_raise_before_any_work(kwargs, error, match):
     params, X, Y = problem()
     with pytest.raises(error, match=match):
         jaxdnn.fit(params, X, Y, ACTS, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# gradient and weight norms
+
+
+def layer_norms(tree):
+    """``||W_l||_F`` of each layer, the independent way."""
+    return np.array([float(jnp.linalg.norm(layer["W"])) for layer in tree])
+
+
+def test_norms_full_batch_are_those_of_jax_grad_at_each_iteration():
+    params, X, Y = problem()
+    lr, l2, n = 0.3, 0.2, 7
+    _, costs, norms = jaxdnn.fit(params, X, Y, ACTS, learning_rate=lr, num_iterations=n, l2=l2,
+                                 chunk_size=3, norms=True)
+    assert norms.grad.shape == norms.weight.shape == (n, 3)
+    grad = jax.jit(jax.grad(jaxdnn.cost), static_argnames="activations")
+    p = params
+    for i in range(n):  # the course's loop on jax.grad of the L2 cost: the params of costs[i]
+        g = grad(p, X, Y, activations=ACTS, l2=l2)
+        np.testing.assert_allclose(norms.grad[i], layer_norms(g), rtol=1e-10,
+                                   err_msg=f"||dW|| at iteration {i}")
+        np.testing.assert_allclose(norms.weight[i], layer_norms(p), rtol=1e-12,
+                                   err_msg=f"||W|| at iteration {i}")
+        p = jaxdnn.gd_update(p, g, lr)
+
+
+def test_norms_with_minibatches_are_the_mean_over_the_epochs_minibatches():
+    params, X, Y = problem(m=23)
+    key, bs, lr, epochs = jax.random.key(5), 5, 0.2, 3
+    _, _, norms = jaxdnn.fit(params, X, Y, ACTS, learning_rate=lr, num_iterations=epochs,
+                             batch_size=bs, key=key, norms=True)
+    grad = jax.jit(jax.grad(jaxdnn.cost), static_argnames="activations")
+    k_shuffle, _ = jax.random.split(key)
+    p, Xn, Yn = params, np.asarray(X), np.asarray(Y)
+    for e in range(epochs):
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_shuffle, e), 23))
+        g_norms, w_norms = [], []
+        for lo in range(0, 23, bs):  # batches of 5, 5, 5, 5, 3: five norms, each counting once
+            g = grad(p, Xn[:, perm[lo:lo + bs]], Yn[:, perm[lo:lo + bs]], activations=ACTS)
+            g_norms.append(layer_norms(g))
+            w_norms.append(layer_norms(p))
+            p = jaxdnn.gd_update(p, g, lr)
+        np.testing.assert_allclose(norms.grad[e], np.mean(g_norms, axis=0), rtol=1e-10,
+                                   err_msg=f"mean ||dW|| of epoch {e}")
+        np.testing.assert_allclose(norms.weight[e], np.mean(w_norms, axis=0), rtol=1e-12,
+                                   err_msg=f"mean ||W|| of epoch {e}")
+
+
+def test_not_asking_for_norms_changes_nothing():
+    params, X, Y = problem()
+    kw = dict(learning_rate=0.2, num_iterations=6, chunk_size=3, validation_data=(X, Y))
+    plain = jaxdnn.fit(params, X, Y, ACTS, **kw)
+    with_norms = jaxdnn.fit(params, X, Y, ACTS, norms=True, **kw)
+    assert len(plain) == 3 and len(with_norms) == 4 and isinstance(with_norms[3], jaxdnn.Norms)
+    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(with_norms[:3])):
+        np.testing.assert_array_equal(a, b)  # params, costs, validation: bitwise the same
+    # train_steps: no norms in the metrics, and none computed (the norms' square roots: the
+    # network and gradient descent take none)
+    config = jaxdnn.TrainConfig(ACTS, jaxdnn.gradient_descent(0.1).update)
+    state = jaxdnn.TrainState(params, jaxdnn.gradient_descent(0.1).init(params), jnp.int32(0))
+    data = jaxdnn.examples_first(X, Y)
+    assert jaxdnn.train_steps(config, 2, state, data, None)[1].norms is None
+    program = lambda c: str(jax.make_jaxpr(jaxdnn.train_steps, static_argnums=(0, 1))(
+        c, 2, state, data, None))
+    assert "sqrt" not in program(config)
+    assert "sqrt" in program(jaxdnn.TrainConfig(ACTS, config.update, norms=True))
+
+
+def test_norms_under_vmap_equal_separate_fits():
+    params, X, Y = problem()
+    fit = lambda lr: jaxdnn.fit(params, X, Y, ACTS, learning_rate=lr, num_iterations=5, norms=True)
+    _, _, v_norms = jax.vmap(fit)(jnp.array([0.1, 0.4]))
+    for i, lr in enumerate([0.1, 0.4]):
+        np.testing.assert_allclose(v_norms.grad[i], fit(lr)[2].grad, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# early stopping
+
+
+def early_stopping_problem():
+    """24 training examples, 40 validation examples of the same rule: the validation cost falls,
+    then levels out with small ups and downs, then rises (400 iterations, checked every 10)."""
+    rng = np.random.default_rng(2)
+    X, Xv = rng.standard_normal((3, 24)), rng.standard_normal((3, 40))
+    Y, Yv = ((a[:1] * a[1:2] + 0.3 * a[2:] > 0).astype(np.float64) for a in (X, Xv))
+    return he_params(DIMS, 3), *map(jnp.asarray, (X, Y, Xv, Yv))
+
+
+def where_it_must_stop(val_cost, patience, min_delta):
+    """``(stop, best)``, the checks (from 0) where early stopping must stop and whose params it
+    returns, read off a whole validation curve: a check improves when it is below the best so
+    far by more than min_delta; the run stops at the patience-th check in a row that does not."""
+    best, best_i, wait = np.inf, None, 0
+    for i, v in enumerate(val_cost):
+        if v < best - min_delta:
+            best, best_i, wait = v, i, 0
+        else:
+            wait += 1
+            if wait == patience:
+                return i, best_i
+    return len(val_cost) - 1, best_i
+
+
+def test_early_stopping_stops_where_the_validation_curve_says():
+    params, X, Y, Xv, Yv = early_stopping_problem()
+    kw = dict(learning_rate=0.5, chunk_size=10, validation_data=(Xv, Yv))
+    _, full_costs, full_val = jaxdnn.fit(params, X, Y, ACTS, num_iterations=400, **kw)
+    curve = np.asarray(full_val.cost)
+    stops = {}
+    for patience, min_delta in [(2, 0.0), (3, 0.0), (3, 0.005)]:
+        stop, best = stops[patience, min_delta] = where_it_must_stop(curve, patience, min_delta)
+        assert stop < len(curve) - 1  # it does stop early
+        p, costs, val = jaxdnn.fit(params, X, Y, ACTS, num_iterations=400, patience=patience,
+                                   min_delta=min_delta, **kw)
+        where = f"patience={patience}, min_delta={min_delta}"
+        np.testing.assert_array_equal(costs, full_costs[:10 * (stop + 1)], err_msg=where)
+        for got, full in zip(val, full_val):
+            np.testing.assert_array_equal(got, full[:stop + 1], err_msg=where)
+        p_best, _ = jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.5, chunk_size=10,
+                               num_iterations=10 * (best + 1))
+        assert_trees_close(p, p_best, rtol=0, atol=0, what=f"best params, {where}")
+    assert len(set(stops.values())) == 3, stops  # patience and min_delta each change the result
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(norms="yes"), TypeError, r"norms must be True or False, got 'yes'"),
+    (dict(patience=0, validation_data=(jnp.ones((3, 4)), jnp.ones((1, 4)))), ValueError,
+     r"patience must be >= 1, got 0"),
+    (dict(patience=1.5), TypeError, r"patience must be an int, got 1.5"),
+    (dict(patience=2), ValueError, r"early stopping \(patience=2\).*pass validation_data"),
+    (dict(min_delta=0.1), ValueError, r"min_delta is early stopping's threshold: it needs"),
+    (dict(patience=2, min_delta=-0.1, validation_data=(jnp.ones((3, 4)), jnp.ones((1, 4)))),
+     ValueError, r"min_delta must lie in \[0, inf\), got -0.1"),
+])
+def test_bad_norms_and_early_stopping_settings_raise_before_any_work(kwargs, error, match):
+    params, X, Y = problem()
+    with pytest.raises(error, match=match):
+        jaxdnn.fit(params, X, Y, ACTS, **kwargs)
+
+
+def test_early_stopping_is_refused_when_fit_is_traced():
+    params, X, Y = problem()
+    with pytest.raises(ValueError, match=r"patience cannot be used when fit is traced"):
+        jax.vmap(lambda lr: jaxdnn.fit(params, X, Y, ACTS, learning_rate=lr, num_iterations=4,
+                                       validation_data=(X, Y), patience=1))(jnp.array([0.1]))
