@@ -9,7 +9,8 @@ concern is one small piece here:
 - :func:`raise_if_not_finite`: stops the run with :class:`NonFiniteCostError` at the first NaN or
   Inf cost (or gradient leaf, when the training function watches them);
 - :class:`Checkpoints`: resumes from the newest checkpoint of a directory and saves one after each
-  chunk, keeping the two newest;
+  chunk, keeping the two newest (a batch-norm network's running statistics are saved beside the
+  optimizer state: ``(opt_state, batch_stats)``);
 - :class:`History`: the costs and validation curves, chunk by chunk (device arrays or tracers).
 """
 
@@ -165,7 +166,7 @@ def run_identity(options, state) -> dict:
         "key": None if key is None else np.asarray(key).tolist(),
         "validation": options.validation is not None,
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
-    }
+    } | ({} if state.batch_stats is None else {"bn_momentum": config.bn_momentum})
 
 
 class History:
@@ -197,6 +198,12 @@ class History:
                        if validation else {})
 
 
+def saved_with_params(state):
+    """What a checkpoint holds beside the params: the optimizer's state, and a batch-norm
+    network's running statistics with it."""
+    return state.opt_state if state.batch_stats is None else (state.opt_state, state.batch_stats)
+
+
 class HostLoop:
     """The host's part of ``fit``, between compiled chunks: progress, finite check, checkpoints.
 
@@ -218,13 +225,14 @@ class HostLoop:
         """``(start, state, history)``: from the newest checkpoint, or the start of the run."""
         if self.checkpoints is None:
             return 0, state, History()
-        start, params, opt_state, costs, curves = self.checkpoints.restore(state.params,
-                                                                           state.opt_state)
+        start, params, rest, costs, curves = self.checkpoints.restore(state.params,
+                                                                      saved_with_params(state))
         self.last = float(costs[-1]) if len(costs) else None
         history = History([jax.device_put(costs)], *(
             [jax.device_put(curves[k])] if k in curves else []
             for k in ("val_iteration", "val_cost", "val_accuracy")))
-        return start, state._replace(params=params, opt_state=opt_state,
+        opt_state, stats = (rest, None) if state.batch_stats is None else rest
+        return start, state._replace(params=params, opt_state=opt_state, batch_stats=stats,
                                      step=jax.device_put(np.int32(start))), history
 
     def after_chunk(self, lo: int, length: int, state, metrics, history: History):
@@ -234,7 +242,7 @@ class HostLoop:
                                         self.unit)
         validation = self.options.validation is not None
         if self.checkpoints is not None:
-            self.checkpoints.save(lo + length, state.params, state.opt_state,
+            self.checkpoints.save(lo + length, state.params, saved_with_params(state),
                                   *history.on_host(validation))
         if self.bar is None:
             self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdnn.batchnorm import MOMENTUM, is_batchnorm
 from jaxdnn.checks import check_problem, check_regularization, check_scalar
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.summary import count_nonfinite
@@ -44,6 +45,7 @@ class TrainConfig:
         holds the ``m % batch_size`` remaining examples, as in the course).
       keep_prob: inverted-dropout keep probability of the hidden layers, or None.
       check_finite: watch every gradient leaf and report the first that became non-finite.
+      bn_momentum: the decay of a batch-norm network's running statistics (the course's 0.9).
     """
 
     activations: tuple[str, ...]
@@ -52,7 +54,7 @@ class TrainConfig:
     batch_size: int | None = None
     keep_prob: float | None = None
     check_finite: bool = False
-
+    bn_momentum: float = MOMENTUM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +86,7 @@ class FitOptions:
     @classmethod
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
               batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
-              checkpoint_dir, checkpoint_every) -> FitOptions:
+              checkpoint_dir, checkpoint_every, bn_momentum=MOMENTUM) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
         if optimizer is None:
             optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
@@ -107,6 +109,9 @@ class FitOptions:
             if key is None:
                 raise ValueError("minibatch training reshuffles each epoch: "
                                  "pass key=jax.random.key(...)")
+        check_scalar("bn_momentum", bn_momentum, low=0.0, low_inclusive=True, high=1.0)
+        if any(map(is_batchnorm, params)):
+            _check_batchnorm_batches(m, batch_size)
         if isinstance(l2, jax.Array | np.ndarray):  # data: a scalar, maybe traced
             check_scalar("l2", l2, low=0.0, low_inclusive=True)
             check_regularization(0.0, keep_prob, key, len(params))
@@ -120,10 +125,26 @@ class FitOptions:
         _check_finite_params(params)
         chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
         config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
-                             None if keep_prob is None else float(keep_prob), bool(check_finite))
+                             None if keep_prob is None else float(keep_prob), bool(check_finite),
+                             float(bn_momentum))
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
                    _directory(checkpoint_dir))
+
+
+def _check_batchnorm_batches(m, batch_size):
+    """Every (mini)batch of a batch-norm network's training holds at least two examples."""
+    last = m if batch_size is None else (m % batch_size or batch_size)
+    if min(last, batch_size or m) < 2:
+        where = (f"the training set has m = {m} example" if batch_size is None else
+                 "batch_size=1 gives minibatches of one example" if batch_size == 1 else
+                 f"the last minibatch of each epoch holds m % batch_size = {m} % {batch_size} = 1 "
+                 "example")
+        raise ValueError(
+            f"{where}, but batch norm in training normalises with each minibatch's own mean and "
+            "variance, and the variance of one example is 0 (Z_norm = 0 whatever Z is, and no "
+            "gradient reaches W); choose a batch_size that leaves every minibatch at least two "
+            "examples")
 
 
 def _count(name, value, *, low, what="an int"):
