@@ -16,5 +16,6 @@ EXPERIMENTS = (
     "seeds",
     "vectorization",
     "multiclass",
+    "batchnorm",
 )
 """The experiment modules, in the order ``reproduce`` runs them and the report shows them."""

@@ -20,10 +20,14 @@ from jaxdnn.backward import (
 from jaxdnn.batchnorm import (
     BatchNormCache,
     RunningStats,
+    batchnorm_activation_backward,
+    batchnorm_activation_forward,
     batchnorm_backward,
     batchnorm_forward,
     batchnorm_inference,
+    init_batch_stats,
     init_running_stats,
+    update_batch_stats,
     update_running_stats,
 )
 from jaxdnn.checkpoint import Checkpoint, CheckpointError, load, save
@@ -78,6 +82,8 @@ __all__ = [
     "autodiff_value_and_grad",
     "backward",
     "backward_from",
+    "batchnorm_activation_backward",
+    "batchnorm_activation_forward",
     "batchnorm_backward",
     "batchnorm_forward",
     "batchnorm_inference",
@@ -93,6 +99,7 @@ __all__ = [
     "gd_update",
     "gradient_check",
     "gradient_descent",
+    "init_batch_stats",
     "init_params",
     "init_running_stats",
     "linear_activation_backward",
@@ -113,5 +120,6 @@ __all__ = [
     "softmax_cross_entropy_from_logits",
     "squared_error",
     "train_steps",
+    "update_batch_stats",
     "update_running_stats",
 ]

@@ -8,6 +8,9 @@ l = L, ..., 1::
     dA_{l-1} = W_l^T dZ_l  [* D_{l-1} / keep_prob] # (n_{l-1}, m)
     dZ_{l-1} = dA_{l-1} * g'_{l-1}(Z_{l-1})          # (n_{l-1}, m)
 
+A batch-normalised layer has ``dgamma_l``, ``dbeta_l`` instead of ``db_l``, and its ``dZ_l`` comes
+through the normalisation (:func:`jaxdnn.batchnorm.batchnorm_activation_backward`).
+
 It starts from the output in one of two ways. :func:`backward` starts from the course's
 ``dZ_L = A_L - Y``, the derivative of the cost that the output activation names (see
 :mod:`jaxdnn.loss`). :func:`backward_from` starts from any ``dA_L = dL/dA_L`` of each example's
@@ -27,6 +30,7 @@ import jax
 import numpy as np
 
 from jaxdnn import activations as _act
+from jaxdnn.batchnorm import batchnorm_activation_backward, is_batchnorm
 from jaxdnn.checks import (
     check_activations,
     check_params,
@@ -56,10 +60,15 @@ def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
             dA = dA_prev
             if caches[l].D is not None:
                 dA = dA * caches[l].D  # dropout: dA_l * D_l / keep_prob
-            dA_prev, dW, db = linear_activation_backward(dA, caches[l], activations[l])
+            if is_batchnorm(params[l]):  # dZ_tilde = dA * g'(Z_tilde), then through BN
+                dA_prev, dW, dgamma, dbeta = batchnorm_activation_backward(dA, caches[l],
+                                                                           activations[l])
+            else:
+                dA_prev, dW, db = linear_activation_backward(dA, caches[l], activations[l])
         if has_l2(l2):
             dW = dW + l2_gradient(params[l]["W"], m, l2)  # L2: dW += lambd / m * W
-        grads[l] = {"W": dW, "b": db}
+        grads[l] = ({"W": dW, "gamma": dgamma, "beta": dbeta} if is_batchnorm(params[l])
+                    else {"W": dW, "b": db})
     return type(params)(grads), dA_prev  # the params' own container (list or tuple)
 
 
@@ -83,6 +92,9 @@ def check_caches(params, caches, activations, *, output: bool):
                 f"params[{l}] and m = {m} columns")
         if c.linear.W.dtype != dtype:
             raise TypeError(f"caches[{l}] has dtype {c.linear.W.dtype}, the params {dtype}")
+        if is_batchnorm(p) and c.bn is None:
+            raise ValueError(f"caches[{l}] has no batch statistics: the backward pass needs the "
+                             "caches of forward in training mode (without batch_stats)")
     return dims, dtype, caches, acts, m
 
 

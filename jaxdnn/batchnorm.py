@@ -20,6 +20,22 @@ At test time there is no batch: :func:`batchnorm_inference` uses running average
 ``var`` kept during training by :func:`update_running_stats`
 (``running = momentum * running + (1 - momentum) * batch``).
 
+A whole layer (:func:`batchnorm_activation_forward`, :func:`batchnorm_activation_backward`)::
+
+    Z = W A_prev                                       # (n_l, m), no b: beta takes its place
+    Z_tilde = BN(Z),  A = g(Z_tilde)                   # (n_l, m)
+    dZ_tilde = dA * g'(Z_tilde);  dZ, dgamma, dbeta = BN backwards;  dW, dA_prev = W's
+
+A network's running statistics (``batch_stats``) are a pytree of their own beside the params, as
+flax keeps its ``batch_stats`` collection apart from ``params`` and equinox its ``State`` apart
+from the model: they are not differentiated nor touched by the optimizer, training produces them
+and inference reads them. ``batch_stats[l]`` is the :class:`RunningStats` of layer ``l + 1`` when
+it is batch-normalised, None otherwise (:func:`init_batch_stats`, :func:`update_batch_stats`).
+:func:`jaxdnn.fit` returns them; :func:`jaxdnn.forward`, :func:`jaxdnn.cost`,
+:func:`jaxdnn.predict` and :func:`jaxdnn.accuracy` take them as ``batch_stats=`` (inference
+mode: the running statistics); without them ``forward`` and ``cost`` use each batch's own
+statistics (training mode), and ``predict`` and ``accuracy`` refuse a batch-norm network.
+
 The blocks check their inputs at entry (shapes and dtypes are static, so the checks cost nothing
 under ``jit``) and are otherwise plain ``jnp``: ``jit``, ``vmap`` and ``grad`` them where you call
 them.
@@ -33,8 +49,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdnn import activations as _act
 from jaxdnn.checks import as_array, check_scalar
+from jaxdnn.layers import LayerCache, as_layer_cache, linear_backward, linear_forward
 from jaxdnn.typing import ArrayLike
+
+EPS = 1e-5
+"""The ``eps`` of every batch-normalised layer of a network."""
+MOMENTUM = 0.9
+"""The course's decay of the running averages, ``running = 0.9 running + 0.1 batch``."""
 
 
 class BatchNormCache(NamedTuple):
@@ -194,6 +217,127 @@ def update_running_stats(
     rho = jnp.asarray(momentum, mean.dtype)
     return RunningStats(rho * mean + (1 - rho) * cache.mean,  # momentum * mean + (1 - momentum) mu
                         rho * var + (1 - rho) * cache.var)  # momentum * var + (1 - momentum) var_b
+
+
+def batchnorm_activation_forward(
+    A_prev: ArrayLike, W: ArrayLike, gamma: ArrayLike, beta: ArrayLike, activation: str,
+    running: RunningStats | None = None, eps: float = EPS,
+) -> tuple[jax.Array, LayerCache]:
+    """One whole batch-normalised layer: ``Z = W A_prev``, ``Z_tilde = BN(Z)``, ``A = g(Z_tilde)``.
+
+    Args:
+      A_prev: `(n_{l-1}, m)` activations of the previous layer.
+      W: `(n_l, n_{l-1})` weights.
+      gamma: `(n_l, 1)` scale.
+      beta: `(n_l, 1)` shift.
+      activation: the name of ``g``.
+      running: None for training mode (the batch's statistics, ``m >= 2``), or the layer's
+        :class:`RunningStats` for inference.
+      eps: added to the variance.
+
+    Returns:
+      ``(A, cache)``: ``A`` `(n_l, m)` and a :class:`jaxdnn.LayerCache` whose ``linear`` is
+      ``(A_prev, W, None)``, ``Z`` is ``Z_tilde`` and ``bn`` the :class:`BatchNormCache` (None
+      at inference).
+    """
+    g = _act.activation(activation)
+    Z, linear_cache = linear_forward(A_prev, W, None)  # Z = W A_prev: (n_l, m)
+    if running is None:
+        Z_tilde, bn = batchnorm_forward(Z, gamma, beta, eps)  # (n_l, m)
+    else:
+        Z_tilde, bn = batchnorm_inference(Z, gamma, beta, *running, eps), None
+    return g(Z_tilde), LayerCache(linear_cache, Z_tilde, bn=bn)  # A = g(Z_tilde): (n_l, m)
+
+
+def batchnorm_activation_backward(
+    dA: ArrayLike, cache: LayerCache, activation: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """One whole batch-normalised layer backwards: ``dZ_tilde = dA * g'(Z_tilde)``, then
+    :func:`batchnorm_backward` and the linear part's ``dW``, ``dA_prev``.
+
+    Args:
+      dA: `(n_l, m)` derivative of each example's loss with respect to the layer's output.
+      cache: the training-mode cache of :func:`batchnorm_activation_forward`.
+      activation: the name of the layer's ``g``.
+
+    Returns:
+      ``(dA_prev, dW, dgamma, dbeta)``: ``dA_prev = W^T dZ`` `(n_{l-1}, m)`, ``dW = dZ A_prev^T /
+      m``, and ``dgamma``, ``dbeta`` `(n_l, 1)`.
+    """
+    g_backward = _act.activation_backward(activation)
+    bn = cache.bn if isinstance(cache, LayerCache) else None
+    if bn is None:
+        raise TypeError("cache must be the training-mode LayerCache of "
+                        "batchnorm_activation_forward (with its BatchNormCache bn), got "
+                        f"{type(cache).__name__} without one")
+    cache = as_layer_cache(cache)
+    dZ_tilde = g_backward(_floating_2d(dA, "dA", cache.Z.dtype), cache.Z)  # (n_l, m)
+    dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, bn)  # (n_l, m), (n_l, 1), (n_l, 1)
+    dA_prev, dW, _ = linear_backward(dZ, cache.linear)  # W^T dZ, dZ A_prev^T / m
+    return dA_prev, dW, dgamma, dbeta
+
+
+# ----------------------------------------------------------------------------------------------
+# a network's running statistics
+
+
+def is_batchnorm(layer) -> bool:
+    """Whether a layer's params dict is batch-normalised (holds ``gamma`` and ``beta``)."""
+    return "gamma" in layer
+
+
+def init_batch_stats(params) -> list | None:
+    """A network's running statistics before training: ``RunningStats(0, 1)`` for each
+    batch-normalised layer, None for the others; None for a network without batch norm."""
+    if not any(is_batchnorm(p) for p in params):
+        return None
+    return [init_running_stats(p["W"].shape[0], p["W"].dtype) if is_batchnorm(p) else None
+            for p in params]
+
+
+def update_batch_stats(batch_stats, caches, momentum: float = MOMENTUM) -> list:
+    """:func:`update_running_stats` of every batch-normalised layer, from the training-mode
+    ``caches`` of :func:`jaxdnn.forward` (one per layer); the other entries stay None."""
+    return [None if s is None else update_running_stats(s, c.bn, momentum)
+            for s, c in zip(batch_stats, caches)]
+
+
+def check_batch_stats(params, batch_stats, m: int):
+    """Check ``batch_stats`` against the params (after :func:`jaxdnn.checks.check_params`) for
+    ``m`` examples; return them as a list of :class:`RunningStats` and None, or None for training
+    mode."""
+    bn = [is_batchnorm(p) for p in params]
+    if batch_stats is None:
+        if any(bn) and m < 2:
+            raise ValueError(
+                f"a batch of {m} example through batch-normalised layers in training mode: their "
+                "variance over the batch is 0, so Z_norm = 0 whatever Z is and no gradient "
+                "reaches Z; training needs m >= 2 examples per (mini)batch, and inference "
+                "takes the running statistics, batch_stats=")
+        return None
+    if not (isinstance(batch_stats, (list, tuple)) and len(batch_stats) == len(params)):
+        raise TypeError(f"batch_stats must be a list of {len(params)} entries, one per layer "
+                        "(RunningStats for a batch-normalised layer, None for the others), as "
+                        f"fit returns them; got {type(batch_stats).__name__}")
+    out = []
+    for l, (s, p) in enumerate(zip(batch_stats, params)):
+        if not (isinstance(s, tuple) and len(s) == 2) if bn[l] else s is not None:
+            expected = "RunningStats(mean, var)" if bn[l] else "None"
+            raise TypeError(f"batch_stats[{l}] must be {expected} (params[{l}] is "
+                            f"{'' if bn[l] else 'not '}batch-normalised), got {type(s).__name__}")
+        out.append(None if s is None else RunningStats(
+            *(_column(x, f"batch_stats[{l}].{f}", p["W"]) for x, f in zip(s, ("mean", "var")))))
+    return out
+
+
+def require_batch_stats(params, batch_stats, what: str):
+    """Raise when a batch-norm network is asked for inference (``what``) without its running
+    statistics."""
+    if batch_stats is None and any(is_batchnorm(p) for p in params):
+        raise ValueError(
+            f"{what} is inference, and the params have batch-normalised layers: it needs their "
+            "running statistics, batch_stats=... (as fit returns them), not the statistics of "
+            "the batch being predicted")
 
 
 def _check_block(Z, gamma, beta, eps, *, min_examples: int):

@@ -111,18 +111,29 @@ def check_layer_dims(layer_dims) -> tuple[int, ...]:
 
 def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
     """The layer sizes ``(n_0, ..., n_L)`` and the one floating dtype of a params list of
-    ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts whose shapes chain."""
+    ``{"W": (n_l, n_{l-1}), "b": (n_l, 1)}`` dicts whose shapes chain. A hidden layer may be
+    batch-normalised instead: ``{"W", "gamma": (n_l, 1), "beta": (n_l, 1)}``, no ``b``."""
     if not isinstance(params, (list, tuple)) or len(params) == 0:
         raise TypeError("params must be a non-empty list of {'W', 'b'} dicts (one per layer), "
                         f"got {type(params).__name__}"
                         + (" of length 0" if isinstance(params, (list, tuple)) else ""))
     dims, dtype = [], None
     for l, layer in enumerate(params):
-        if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
+        names = {frozenset(n): n for n in (("W", "b"), ("W", "gamma", "beta"))}.get(
+            frozenset(layer) if isinstance(layer, dict) else None)
+        if names is None:
             got = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
-            raise TypeError(f"params[{l}] must be a dict with keys 'W' and 'b', got {got}")
-        W, b = layer["W"], layer["b"]
-        for name, leaf in (("W", W), ("b", b)):
+            hint = ("; a batch-normalised layer has no 'b': 'beta' takes its place"
+                    if isinstance(layer, dict) and {"gamma", "beta", "b"} <= set(layer) else "")
+            raise TypeError(f"params[{l}] must be a dict with keys 'W' and 'b' (or 'W', 'gamma' "
+                            f"and 'beta' for a batch-normalised layer), got {got}{hint}")
+        if "gamma" in names and l == len(params) - 1:
+            raise ValueError(
+                f"params[{l}] is the output layer and cannot be batch-normalised: its Z_L are the "
+                "logits the cost reads, and normalising them over the batch would fix their scale "
+                "and tie each example's prediction to the others'; give it 'W' and 'b'")
+        for name in names:
+            leaf = layer[name]
             if not isinstance(leaf, (jax.Array, np.ndarray)):
                 raise TypeError(f"params[{l}]['{name}'] must be an array, got "
                                 f"{type(leaf).__name__}")
@@ -133,6 +144,7 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
                 raise TypeError(f"all params must share one dtype; params[0]['W'] is {dtype} "
                                 f"but params[{l}]['{name}'] is {leaf.dtype}")
             dtype = leaf.dtype
+        W = layer["W"]
         if W.ndim != 2:
             raise ValueError(f"params[{l}]['W'] must be 2-D (n_l, n_prev), got shape {W.shape}")
         if 0 in W.shape:
@@ -142,9 +154,10 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
             raise ValueError(f"params[{l}]['W'] has shape {W.shape}: expected "
                              f"{(W.shape[0], dims[-1])}, since params[{l - 1}]['W'] has "
                              f"{dims[-1]} rows")
-        if tuple(b.shape) != (W.shape[0], 1):
-            raise ValueError(f"params[{l}]['b'] must have shape {(W.shape[0], 1)} to match W "
-                             f"{W.shape}, got {tuple(b.shape)}")
+        for name in names[1:]:
+            if tuple(layer[name].shape) != (W.shape[0], 1):
+                raise ValueError(f"params[{l}]['{name}'] must have shape {(W.shape[0], 1)} to "
+                                 f"match W {W.shape}, got {tuple(layer[name].shape)}")
         dims += [W.shape[1], W.shape[0]] if l == 0 else [W.shape[0]]
     return tuple(dims), jnp.dtype(dtype)
 

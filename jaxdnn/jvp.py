@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdnn import activations as acts_
+from jaxdnn.batchnorm import is_batchnorm
 from jaxdnn.checks import check_network, check_problem, check_regularization, check_same_structure
 from jaxdnn.loss import OUTPUT_RULES, cost, cost_from_logits, output_dZ
 from jaxdnn.regularization import dropout_masks, l2_gradient
@@ -70,6 +71,13 @@ def linear_activation_jvp(primals, tangents, activation: str):
     return (A, dA), (Z, dZ)
 
 
+def _reject_batchnorm(params):
+    if any(map(is_batchnorm, params)):
+        raise ValueError("the hand-written forward-mode rules cover the course's layers, not "
+                         "batch-normalised ones (params with 'gamma' and 'beta'); use jax.jvp "
+                         "of jaxdnn.cost for a batch-norm network")
+
+
 def _network_jvp(params, X, activations, dparams, dX, keep_prob, key):
     L = len(params)
     masks = [None] * (L - 1)
@@ -102,6 +110,7 @@ def forward_jvp(params, X, activations, dparams, dX, *, keep_prob=None, key=None
       tangents; equal to ``jax.jvp`` of :func:`jaxdnn.forward`.
     """
     _, _, X, acts = check_network(params, X, activations)
+    _reject_batchnorm(params)
     check_regularization(0.0, keep_prob, key, len(params))
     check_same_structure(params, dparams, "params", "dparams")
     if jnp.shape(dX) != X.shape:
@@ -118,6 +127,7 @@ def cost_with_manual_jvp(params, X, Y, activations, *, l2=0.0, keep_prob=None, k
     over reverse) differentiates it once more. Arguments and result as for :func:`jaxdnn.cost`.
     """
     X, Y, acts = check_problem(params, X, Y, activations)
+    _reject_batchnorm(params)
     check_regularization(l2, keep_prob, key, len(params))
     return _manual_jvp_cost(params, X, Y, acts, l2, keep_prob, key)
 

@@ -38,7 +38,7 @@ class LinearCache(NamedTuple):
 
     A_prev: jax.Array  # (n_{l-1}, m), the layer's input (after dropout, in a network)
     W: jax.Array  # (n_l, n_{l-1})
-    b: jax.Array  # (n_l, 1)
+    b: jax.Array | None  # (n_l, 1); None in a batch-normalised layer (beta takes its place)
 
 
 @jax.tree_util.register_dataclass
@@ -48,12 +48,15 @@ class LayerCache:
 
     Unpacks as the course's pair: ``linear_cache, activation_cache = cache``. ``D`` is set by
     :func:`jaxdnn.forward` under dropout: the scaled mask ``D_l / keep_prob`` that was applied to
-    this layer's output ``A_l``; None otherwise.
+    this layer's output ``A_l``; None otherwise. In a batch-normalised layer (see
+    :func:`jaxdnn.batchnorm.batchnorm_activation_forward`) ``Z`` is ``g``'s input ``Z_tilde``
+    and ``bn`` the :class:`jaxdnn.BatchNormCache` of training mode (None at inference).
     """
 
     linear: LinearCache
     Z: jax.Array  # (n_l, m)
     D: jax.Array | None = None  # (n_l, m)
+    bn: tuple | None = None  # a BatchNormCache (Z_norm, gamma, mean, var, inv_std)
 
     def __iter__(self):
         return iter((self.linear, self.Z))
@@ -90,24 +93,27 @@ def _linear_cache(cache, what="cache") -> LinearCache:
     n, n_prev = W.shape
     A_prev = _array(A_prev, "A_prev", (n_prev, jnp.shape(A_prev)[-1]), W.dtype,
                     f"W is {W.shape}: n_prev = {n_prev} rows")
-    return LinearCache(A_prev, W, _array(b, "b", (n, 1), W.dtype,
-                                         f"W is {W.shape}: one bias per unit, as a column"))
+    return LinearCache(A_prev, W, None if b is None else _array(
+        b, "b", (n, 1), W.dtype, f"W is {W.shape}: one bias per unit, as a column"))
 
 
-def linear_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[jax.Array, LinearCache]:
+def linear_forward(
+    A_prev: ArrayLike, W: ArrayLike, b: ArrayLike | None
+) -> tuple[jax.Array, LinearCache]:
     """The linear part of a layer: ``Z = W A_prev + b``.
 
     Args:
       A_prev: `(n_{l-1}, m)` activations of the previous layer (``X`` for the first).
       W: `(n_l, n_{l-1})` weights.
-      b: `(n_l, 1)` biases.
+      b: `(n_l, 1)` biases; None for ``Z = W A_prev`` (a batch-normalised layer, whose ``beta``
+        takes the bias's place).
 
     Returns:
       ``(Z, cache)``: ``Z`` of shape `(n_l, m)`, and ``LinearCache(A_prev, W, b)`` for
       :func:`linear_backward`.
     """
     A_prev, W, b = cache = _linear_cache((A_prev, W, b))
-    Z = W @ A_prev + b  # (n_l, m)
+    Z = W @ A_prev if b is None else W @ A_prev + b  # (n_l, m)
     return Z, cache
 
 
@@ -142,14 +148,15 @@ def linear_backward(
 
     Returns:
       ``(dA_prev, dW, db)``: ``dA_prev = W^T dZ`` `(n_{l-1}, m)` (per example, no ``1/m``), and the
-      mean cost's ``dW = dZ A_prev^T / m`` `(n_l, n_{l-1})` and ``db = sum(dZ) / m`` `(n_l, 1)`.
+      mean cost's ``dW = dZ A_prev^T / m`` `(n_l, n_{l-1})` and ``db = sum(dZ) / m`` `(n_l, 1)`
+      (None when the cache's ``b`` is None).
     """
-    A_prev, W, _ = _linear_cache(cache)
+    A_prev, W, b = _linear_cache(cache)
     n, m = W.shape[0], A_prev.shape[1]
     dZ = _array(dZ, "dZ", (n, m), W.dtype,
                 f"n_l = {n} units of W {W.shape} by m = {m} examples of the cache's A_prev")
     dW = speed.times_transposed(dZ, A_prev) / m  # dZ A_prev^T / m: (n_l, n_{l-1})
-    db = dZ.sum(axis=1, keepdims=True) / m  # (n_l, 1)
+    db = None if b is None else dZ.sum(axis=1, keepdims=True) / m  # (n_l, 1)
     dA_prev = speed.W_transposed_times(W, dZ)  # W^T dZ: (n_{l-1}, m)
     return dA_prev, dW, db
 
@@ -186,8 +193,8 @@ def as_layer_cache(cache, what: str = "cache") -> LayerCache:
     shape = (linear.W.shape[0], linear.A_prev.shape[1])
     Z = _array(cache[1], f"{what}.Z", shape, linear.W.dtype,
                f"the layer's W is {linear.W.shape} and its input has m = {shape[1]} columns")
-    D = cache.D if isinstance(cache, LayerCache) else None
+    D, bn = (cache.D, cache.bn) if isinstance(cache, LayerCache) else (None, None)
     if D is not None:
         D = _array(D, f"{what}.D", shape, linear.W.dtype,
                    "the dropout mask is shaped like the layer's output")
-    return LayerCache(linear, Z, D)
+    return LayerCache(linear, Z, D, bn)

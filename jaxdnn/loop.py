@@ -9,7 +9,8 @@ concern is one small piece here:
 - :func:`raise_if_not_finite`: stops the run with :class:`NonFiniteCostError` at the first NaN or
   Inf cost (or gradient leaf, when the training function watches them);
 - :class:`Checkpoints`: resumes from the newest checkpoint of a directory and saves one after each
-  chunk, keeping the two newest;
+  chunk, keeping the two newest (beside the params: the optimizer state, and where the run has
+  them a batch-norm network's running statistics and early stopping's best check);
 - :class:`History`: the costs, validation curves and norms, chunk by chunk (device arrays or
   tracers);
 - :class:`EarlyStopping`: counts the validation checks without improvement.
@@ -170,6 +171,7 @@ def run_identity(options, state) -> dict:
         **({"norms": True} if config.norms else {}),
         **({"patience": options.patience, "min_delta": options.min_delta}
            if options.patience is not None else {}),
+        **({} if state.batch_stats is None else {"bn_momentum": config.bn_momentum}),
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
     }
 
@@ -244,9 +246,10 @@ class HostLoop:
     """The host's part of ``fit``, between compiled chunks: progress, finite check, checkpoints,
     early stopping.
 
-    With early stopping, ``best_params`` holds (a copy of) the params of the best check so far,
-    and each checkpoint saves them beside the optimizer state: its second tree is
-    ``(opt_state, best_params)``.
+    With early stopping, ``best`` holds (a copy of) the params and batch-norm statistics of the
+    best check so far. A checkpoint saves beside the params the optimizer state and, where the run
+    has them, the running statistics and ``best``: its second tree is ``opt_state`` or
+    ``(opt_state, [batch_stats,] [best])``.
 
     Args:
       options: the run's :class:`jaxdnn.options.FitOptions`.
@@ -263,7 +266,21 @@ class HostLoop:
         self.bar, self.last = None, None
         self.stopper = None if options.patience is None else EarlyStopping(options.patience,
                                                                             options.min_delta)
-        self.best_params = None
+        self.best = None  # (params, batch_stats) of the best check, with early stopping
+
+    @property
+    def best_params(self):
+        return None if self.best is None else self.best[0]
+
+    @property
+    def best_stats(self):
+        return None if self.best is None else self.best[1]
+
+    def beside_params(self, state, best):
+        """A checkpoint's second tree: the optimizer state, and what else the run carries."""
+        extra = (() if state.batch_stats is None else (state.batch_stats,)) + (
+            () if self.stopper is None else (best,))
+        return (state.opt_state, *extra) if extra else state.opt_state
 
     @property
     def stopped(self) -> bool:
@@ -274,19 +291,20 @@ class HostLoop:
         """``(start, state, history)``: from the newest checkpoint, or the start of the run."""
         if self.checkpoints is None:
             return 0, state, History()
-        early = self.stopper is not None
-        start, params, opt_state, costs, curves = self.checkpoints.restore(
-            state.params, (state.opt_state, state.params) if early else state.opt_state)
-        if early:
-            opt_state, best = opt_state
+        start, params, beside, costs, curves = self.checkpoints.restore(
+            state.params, self.beside_params(state, (state.params, state.batch_stats)))
+        opt_state, *extra = beside if isinstance(beside, tuple) and (
+            self.stopper is not None or state.batch_stats is not None) else (beside,)
+        stats = extra.pop(0) if state.batch_stats is not None else None
+        if self.stopper is not None:
             for val_cost in curves.get("val_cost", ()):  # the count, replayed from the curve
                 self.stopper.check(val_cost)
-            self.best_params = best if start else None
+            self.best = extra.pop(0) if start else None
         self.last = float(costs[-1]) if len(costs) else None
         history = History([jax.device_put(costs)], *(
             [jax.device_put(curves[k])] if k in curves else []
             for k in ("val_iteration", "val_cost", "val_accuracy", "grad_norm", "weight_norm")))
-        return start, state._replace(params=params, opt_state=opt_state,
+        return start, state._replace(params=params, opt_state=opt_state, batch_stats=stats,
                                      step=jax.device_put(np.int32(start))), history
 
     def after_chunk(self, lo: int, length: int, state, metrics, history: History):
@@ -297,11 +315,10 @@ class HostLoop:
         validation = self.options.validation is not None
         # the best check's params, copied: the chunk's buffers are donated to the next chunk
         if self.stopper is not None and (self.stopper.check(metrics.val_cost)
-                                         or self.best_params is None):
-            self.best_params = own_copy(state.params)
+                                         or self.best is None):
+            self.best = own_copy((state.params, state.batch_stats))
         if self.checkpoints is not None:
-            self.checkpoints.save(lo + length, state.params, state.opt_state if self.stopper is None
-                                  else (state.opt_state, self.best_params),
+            self.checkpoints.save(lo + length, state.params, self.beside_params(state, self.best),
                                   *history.on_host(validation))
         if self.bar is None:
             self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)

@@ -160,6 +160,7 @@ def cost(
     l2: float = 0.0,
     keep_prob: float | None = None,
     key: PRNGKey | None = None,
+    batch_stats=None,
 ) -> jax.Array:
     """The mean cost of the network on ``(X, Y)``; the output activation names it.
 
@@ -177,10 +178,14 @@ def cost(
       l2: L2 regularisation strength lambda (0 = none).
       keep_prob: inverted-dropout keep probability for hidden layers (None = no dropout).
       key: PRNG key for dropout masks.
+      batch_stats: for a batch-norm network, None to normalise with the batch's statistics (the
+        training cost), or the running statistics :func:`jaxdnn.fit` returns (the cost at
+        inference), as in :func:`jaxdnn.forward`.
 
     Returns:
       the scalar cost, of the params' dtype.
     """
     X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
-    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
+    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key,
+                        batch_stats=batch_stats)
     return cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)

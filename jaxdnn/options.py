@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdnn.batchnorm import MOMENTUM, is_batchnorm
 from jaxdnn.checks import check_problem, check_regularization, check_scalar, is_traced
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.summary import count_nonfinite
@@ -46,6 +47,7 @@ class TrainConfig:
       check_finite: watch every gradient leaf and report the first that became non-finite.
       norms: report each layer's ``||dW_l||`` and ``||W_l||`` per iteration (epoch) in
         ``Metrics.norms``; False leaves them out of the program.
+      bn_momentum: the decay of a batch-norm network's running statistics (the course's 0.9).
     """
 
     activations: tuple[str, ...]
@@ -55,6 +57,7 @@ class TrainConfig:
     keep_prob: float | None = None
     check_finite: bool = False
     norms: bool = False
+    bn_momentum: float = MOMENTUM
 
 
 
@@ -93,7 +96,7 @@ class FitOptions:
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
               batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
               checkpoint_dir, checkpoint_every, norms=False, patience=None,
-              min_delta=None) -> FitOptions:
+              min_delta=None, bn_momentum=MOMENTUM) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
         if optimizer is None:
             optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
@@ -116,6 +119,9 @@ class FitOptions:
             if key is None:
                 raise ValueError("minibatch training reshuffles each epoch: "
                                  "pass key=jax.random.key(...)")
+        check_scalar("bn_momentum", bn_momentum, low=0.0, low_inclusive=True, high=1.0)
+        if any(map(is_batchnorm, params)):
+            _check_batchnorm_batches(m, batch_size)
         if isinstance(l2, jax.Array | np.ndarray):  # data: a scalar, maybe traced
             check_scalar("l2", l2, low=0.0, low_inclusive=True)
             check_regularization(0.0, keep_prob, key, len(params))
@@ -133,7 +139,7 @@ class FitOptions:
         chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
         config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
                              None if keep_prob is None else float(keep_prob), bool(check_finite),
-                             norms=norms)
+                             norms=norms, bn_momentum=float(bn_momentum))
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
                    _directory(checkpoint_dir), patience, min_delta)
@@ -148,6 +154,21 @@ class FitOptions:
         if self.validation is None:  # nothing looks at the results between chunks
             return dataclasses.replace(self, chunk=self.num_iterations)
         return self
+
+
+def _check_batchnorm_batches(m, batch_size):
+    """Every (mini)batch of a batch-norm network's training holds at least two examples."""
+    last = m if batch_size is None else (m % batch_size or batch_size)
+    if min(last, batch_size or m) < 2:
+        where = (f"the training set has m = {m} example" if batch_size is None else
+                 "batch_size=1 gives minibatches of one example" if batch_size == 1 else
+                 f"the last minibatch of each epoch holds m % batch_size = {m} % {batch_size} = 1 "
+                 "example")
+        raise ValueError(
+            f"{where}, but batch norm in training normalises with each minibatch's own mean and "
+            "variance, and the variance of one example is 0 (Z_norm = 0 whatever Z is, and no "
+            "gradient reaches W); choose a batch_size that leaves every minibatch at least two "
+            "examples")
 
 
 def _count(name, value, *, low, what="an int"):

@@ -35,7 +35,9 @@ import optax
 
 from jaxdnn import speed
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
+from jaxdnn.batchnorm import init_batch_stats, update_batch_stats
 from jaxdnn.checks import check_problem, is_traced
+from jaxdnn.forward import forward
 from jaxdnn.loop import HostLoop, NonFiniteCostError, own_copy
 from jaxdnn.loss import cost
 from jaxdnn.options import FitOptions, TrainConfig
@@ -56,11 +58,14 @@ class TrainState(NamedTuple):
       opt_state: the optimizer's state (its hyperparameters included, for jaxdnn's rules).
       step: iterations (epochs) done so far, an int32 scalar: it picks each epoch's shuffle and
         dropout keys, so a run continued from a saved state sees what an unbroken one sees.
+      batch_stats: a batch-norm network's running statistics (see :mod:`jaxdnn.batchnorm`),
+        updated after every (mini)batch; None for a network without batch norm.
     """
 
     params: Any
     opt_state: Any
     step: jax.Array
+    batch_stats: Any = None
 
 
 class Examples(NamedTuple):
@@ -168,9 +173,10 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
     m = data.X.shape[0]
     # None leaves the L2 term out of the program; a number or traced strength is data to it
     l2 = 0.0 if l2 is None else jnp.asarray(l2, jax.tree.leaves(state.params)[0].dtype)
+    stats = init_batch_stats(state.params) if state.batch_stats is None else state.batch_stats
 
     def update(carry, X_b, Y_b, k):  # X_b: (n_x, b), Y_b: (n_L, b)
-        params, opt_state, bad = carry
+        params, opt_state, bad, stats = carry
         # the L2 term's cost and its dW += lambda/m W come from the value-and-grad itself: by
         # hand in the manual pass, by jax.grad in the autodiff one
         J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k)
@@ -180,8 +186,12 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         if config.check_finite:
             finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
             bad = jnp.where((bad < 0) & ~jnp.all(finite), jnp.argmin(finite).astype(jnp.int32), bad)
+        if stats is not None:  # running averages of the batch's mu and var, from this forward
+            # (under jit the same computation as the value-and-grad's forward: XLA shares it)
+            _, caches = forward(params, X_b, acts, keep_prob=config.keep_prob, key=k)
+            stats = update_batch_stats(stats, caches, config.bn_momentum)
         updates, opt_state = config.update(g, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, bad), (J, norms)
+        return (optax.apply_updates(params, updates), opt_state, bad, stats), (J, norms)
 
     if not config.batch_size:  # the course layout once, outside the loop, not once per iteration
         X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
@@ -218,17 +228,18 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         return carry, (total / m, jax.tree.map(lambda n: n / (n_full + bool(rest)), norms))
 
     body = epoch if config.batch_size else full_batch
-    (params, opt_state, bad), (costs, norms) = jax.lax.scan(
-        body, (state.params, state.opt_state, jnp.asarray(-1, jnp.int32)),
+    (params, opt_state, bad, stats), (costs, norms) = jax.lax.scan(
+        body, (state.params, state.opt_state, jnp.asarray(-1, jnp.int32), stats),
         state.step + jnp.arange(length, dtype=jnp.int32))
     nan = jnp.asarray(jnp.nan, costs.dtype)
     val_cost = val_accuracy = nan
     if validation is not None:
         X_val, Y_val = validation
-        val_cost = cost(params, X_val, Y_val, acts).astype(costs.dtype)
+        val_cost = cost(params, X_val, Y_val, acts, batch_stats=stats).astype(costs.dtype)
         if acts[-1] in ACCURACY_OUTPUTS:
-            val_accuracy = accuracy(params, X_val, Y_val, acts).astype(costs.dtype)
-    return (TrainState(params, opt_state, state.step + length),
+            val_accuracy = accuracy(params, X_val, Y_val, acts,
+                                    batch_stats=stats).astype(costs.dtype)
+    return (TrainState(params, opt_state, state.step + length, stats),
             Metrics(costs, bad, val_cost, val_accuracy, norms))
 
 
@@ -243,7 +254,8 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         l2=0.0, keep_prob: float | None = None, validation_data=None,
         progress: bool | None = None, chunk_size: int | None = None, check_finite: bool = False,
         checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None,
-        norms: bool = False, patience: int | None = None, min_delta: float | None = None):
+        norms: bool = False, patience: int | None = None, min_delta: float | None = None,
+        bn_momentum: float = 0.9):
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
@@ -293,6 +305,9 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         that improved). None (default): no early stopping.
       min_delta: the improvement early stopping asks for, a number >= 0 (default 0: any
         decrease counts). Only with ``patience``.
+      bn_momentum: for a batch-norm network (see :mod:`jaxdnn.batchnorm`), the decay of the
+        running averages of each layer's batch mean and variance, updated after every
+        (mini)batch: ``running = bn_momentum * running + (1 - bn_momentum) * batch``.
 
     Returns:
       ``(params, costs)``: the trained params and ``costs`` of shape ``(num_iterations,)`` where
@@ -305,6 +320,10 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       ``validation.iteration[best]`` iterations (epochs), and costs, validation curves and norms
       up to the check where it stopped: ``costs`` has ``validation.iteration[-1]`` entries and
       ``validation`` ends with that check, ``best + patience`` (``best`` counts checks from 0).
+      A batch-norm network's result ends with its running statistics, ``batch_stats`` (of the best
+      check, when stopped early), for :func:`jaxdnn.predict`, :func:`jaxdnn.accuracy` and
+      :func:`jaxdnn.cost`: ``(params, costs[, validation][, norms], batch_stats)``; validation
+      inside the run uses them too.
 
     Raises:
       NonFiniteCostError: a cost became NaN or Inf; the message names the first such iteration and
@@ -317,10 +336,12 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         optimizer=optimizer, batch_size=batch_size, key=key, l2=l2, keep_prob=keep_prob,
         validation_data=validation_data, progress=progress, chunk_size=chunk_size,
         check_finite=check_finite, checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every, norms=norms, patience=patience, min_delta=min_delta)
+        checkpoint_every=checkpoint_every, norms=norms, patience=patience, min_delta=min_delta,
+        bn_momentum=bn_momentum)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32))
+    state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32),
+                       init_batch_stats(params))
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
     if traced:  # no host decisions between chunks: one chunk without validation data
         run = run.traced()
@@ -344,7 +365,8 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     results = (host.best_params or state.params, history.costs(X.dtype))
     if run.validation is not None:
         results += (Validation(*history.validation(X.dtype)),)
-    return results + ((Norms(*history.norms(X.dtype)),) if run.config.norms else ())
+    results += (Norms(*history.norms(X.dtype)),) if run.config.norms else ()
+    return results + (() if state.batch_stats is None else (host.best_stats or state.batch_stats,))
 
 
 def _chunk(config, length, state, data, key, l2, validation):

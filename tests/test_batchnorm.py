@@ -4,12 +4,13 @@ finite differences; their input errors; and init_params(batchnorm=True)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxdnn
 from jaxdnn.gradcheck import numeric_grad, relative_difference
 
-from .conftest import as_jax, assert_trees_close, maybe_jit
+from .conftest import as_jax, assert_trees_close, count_compiles, maybe_jit
 
 N, M = 4, 6  # units, examples
 TOL = {"float64": (1e-12, 1e-13), "float32": (1e-5, 1e-5)}  # (rtol, atol) against float64
@@ -188,3 +189,253 @@ def test_init_params_with_batchnorm():
     assert sorted(jaxdnn.init_params(key, [5, 1], batchnorm=True)[0]) == ["W", "b"]
     with pytest.raises(TypeError, match="batchnorm must be True or False"):
         jaxdnn.init_params(key, [5, 1], batchnorm="yes")
+
+
+# ----------------------------------------------------------------------------------------------
+# batch-norm networks: every entry point
+
+
+def bn_problem(rng, dims, hidden, output, m):
+    """A batch-norm network drawn with NumPy (He W, gamma around 1 and beta around 0, so a mix-up
+    of the two shows), inputs and labels suited to ``output``; ``(params, X, Y, activations)``."""
+    params = [{"W": as_jax(rng.standard_normal((n, k)) * np.sqrt(2 / k), "float64"),
+               "gamma": as_jax(1 + 0.3 * rng.standard_normal((n, 1)), "float64"),
+               "beta": as_jax(0.3 * rng.standard_normal((n, 1)), "float64")}
+              for k, n in zip(dims[:-2], dims[1:-1])]
+    params.append({"W": as_jax(rng.standard_normal(dims[-1:-3:-1]) / np.sqrt(dims[-2]), "float64"),
+                   "b": as_jax(0.1 * rng.standard_normal((dims[-1], 1)), "float64")})
+    X = as_jax(rng.standard_normal((dims[0], m)), "float64")
+    if output == "softmax":
+        Y = np.eye(dims[-1])[:, rng.integers(0, dims[-1], m)]
+    else:
+        Y = rng.integers(0, 2, (dims[-1], m))
+    return params, X, as_jax(Y, "float64"), (*hidden, output)
+
+
+def drawn_architectures(n=20, seed=0):
+    """``n`` batch-norm problems: 1 or 2 hidden layers of 2 to 5 units, every hidden activation
+    (in turn), sigmoid and softmax outputs, m from 2 (the smallest minibatch) to 12."""
+    rng = np.random.default_rng(seed)
+    hidden = list(jaxdnn.activations.HIDDEN)
+    out = []
+    for i in range(n):
+        depth = 1 + (i // 2) % 2
+        dims = [int(rng.integers(2, 6)) for _ in range(depth + 1)]
+        output = ("sigmoid", "softmax")[i % 2]
+        dims.append(int(rng.integers(1, 4)) if output == "sigmoid" else int(rng.integers(2, 5)))
+        acts = tuple(hidden[(i + j) % len(hidden)] for j in range(depth))
+        out.append(bn_problem(rng, dims, acts, output, m=(2, 3, 7, 12)[i % 4]))
+    return out
+
+
+PROBLEMS = drawn_architectures()  # NumPy: no compiles at collection
+
+
+def test_drawn_architectures_cover_every_hidden_activation_and_both_outputs():
+    hidden = {a for *_, acts in PROBLEMS for a in acts[:-1]}
+    assert hidden == set(jaxdnn.activations.HIDDEN)
+    assert {acts[-1] for *_, acts in PROBLEMS} == {"sigmoid", "softmax"}
+
+
+def test_manual_gradient_equals_autodiff_on_20_drawn_networks():
+    """The hand-derived pass through batchnorm_backward against jax.grad of the cost, float64
+    1e-10, on every drawn network at once: one compiled program, not one per network."""
+    def both(problems):
+        return [(jaxdnn.manual_value_and_grad(p, X, Y, acts),
+                 jaxdnn.autodiff_value_and_grad(p, X, Y, acts))
+                for (p, X, Y), acts in zip(problems, [a for *_, a in PROBLEMS])]
+
+    with count_compiles() as compiles:
+        results = jax.jit(both)([(p, X, Y) for p, X, Y, _ in PROBLEMS])
+    assert len(compiles) == 1
+    for i, ((J, g), (J_ref, g_ref)) in enumerate(results):
+        params = PROBLEMS[i][0]
+        assert jax.tree.structure(g) == jax.tree.structure(params)
+        assert [sorted(d) for d in g[:-1]] == [["W", "beta", "gamma"]] * (len(g) - 1)
+        np.testing.assert_allclose(J, J_ref, rtol=1e-12)
+        assert_trees_close(g, g_ref, rtol=1e-10, atol=1e-12, what=f"network {i}, manual")
+
+
+def test_backward_backward_from_and_the_custom_vjp_equal_autodiff():
+    p, X, Y, acts = PROBLEMS[7]  # softmax output
+
+    def all_four(p, X, Y):  # one compiled program
+        AL, caches = jaxdnn.forward(p, X, acts)
+        dAL = -Y / AL  # d(-sum_k Y_k log A_k) / dA of each example
+        return (jax.grad(jaxdnn.cost, argnums=(0, 1))(p, X, Y, acts),
+                jaxdnn.backward(p, caches, Y, acts), jaxdnn.backward_from(p, caches, dAL, acts),
+                jax.grad(jaxdnn.cost_with_manual_vjp, argnums=(0, 1))(p, X, Y, acts))
+
+    (g_ref, dX_ref), g, g_from, (g_vjp, dX) = jax.jit(all_four)(p, X, Y)
+    for got, what in ((g, "backward"), (g_from, "backward_from"), (g_vjp, "custom VJP")):
+        assert_trees_close(got, g_ref, rtol=1e-10, atol=1e-12, what=what)
+    assert_trees_close(dX, dX_ref, rtol=1e-10, atol=1e-12, what="custom VJP dJ/dX")
+    _, inference = jaxdnn.forward(p, X, acts, batch_stats=jaxdnn.init_batch_stats(p))
+    assert inference[0].bn is None
+    with pytest.raises(ValueError, match=r"caches\[0\] has no batch statistics"):
+        jaxdnn.backward(p, inference, Y, acts)
+
+
+def test_gradient_check_passes_and_flags_a_planted_dgamma_error_on_that_leaf_only():
+    for p, X, Y, acts in PROBLEMS[:4]:
+        report = jaxdnn.gradient_check(p, X, Y, acts)
+        assert report.passed, str(report)
+        assert {leaf.path for leaf in report.leaves} >= {"[0]['gamma']", "[0]['beta']"}
+
+    p, X, Y, acts = PROBLEMS[3]
+    value_and_grad = jax.jit(jaxdnn.manual_value_and_grad, static_argnames="activations")
+
+    def planted(params, X, Y, activations):  # dgamma of layer 1 off by 1 %
+        J, g = value_and_grad(params, X, Y, activations=activations)
+        g[0]["gamma"] = g[0]["gamma"] * 1.01
+        return J, g
+
+    report = jaxdnn.gradient_check(p, X, Y, acts, grad_fn=planted)
+    assert not report.passed
+    assert [leaf.path for leaf in report.leaves if not leaf.passed] == ["[0]['gamma']"]
+
+
+def test_train_steps_manual_equals_autodiff_full_batch_and_minibatches():
+    """train_steps with each gradient, full batch and minibatches (statistics per minibatch,
+    the last one of 2 examples), in one program: params and running statistics agree."""
+    p, X, Y, acts = bn_problem(np.random.default_rng(1), [3, 5, 4, 2], ("tanh", "leaky_relu"),
+                               "softmax", 12)
+    data = jaxdnn.examples_first(X, Y)
+
+    def run(batch_size, grad):
+        opt = jaxdnn.gradient_descent(0.3)
+        config = jaxdnn.TrainConfig(acts, opt.update, grad, batch_size)
+        state = jaxdnn.TrainState(p, opt.init(p), jnp.zeros((), jnp.int32))
+        return jaxdnn.train_steps(config, 4, state, data, jax.random.key(3))
+
+    results = jax.jit(lambda: [[run(bs, g)[0] for g in ("manual", "autodiff")]
+                               for bs in (None, 5)])()
+    for (manual, autodiff), what in zip(results, ("full batch", "minibatches")):
+        assert_trees_close((manual.params, manual.batch_stats),
+                           (autodiff.params, autodiff.batch_stats), rtol=1e-10, atol=1e-12,
+                           what=what)
+        assert [s is None for s in manual.batch_stats] == [False, False, True]
+
+
+def test_running_statistics_equal_a_hand_computation():
+    """Full batch, two updates: running = 0.8 (0.8 r0 + 0.2 s(params_0)) + 0.2 s(params_1), the
+    batch statistics of Z = W_1 X in NumPy; minibatches, params held fixed: the average over the
+    epoch's two minibatches, in the documented shuffle order."""
+    rng = np.random.default_rng(2)
+    p, X, Y, acts = bn_problem(rng, [2, 3, 1], ("relu",), "sigmoid", 4)
+    W, Xn = np.asarray(p[0]["W"]), np.asarray(X)
+    stats = lambda W, X: (np.mean(W @ X, 1, keepdims=True), np.var(W @ X, 1, keepdims=True))
+    kw = dict(bn_momentum=0.8, progress=False)
+    p1, _, _ = jaxdnn.fit(p, X, Y, acts, learning_rate=0.5, num_iterations=1, **kw)
+    _, _, got = jaxdnn.fit(p, X, Y, acts, learning_rate=0.5, num_iterations=2, **kw)
+    (mu0, var0), (mu1, var1) = stats(W, Xn), stats(np.asarray(p1[0]["W"]), Xn)
+    expected = (0.8 * (0.2 * mu0) + 0.2 * mu1, 0.8 * (0.8 + 0.2 * var0) + 0.2 * var1)
+    assert_trees_close(tuple(got[0]), expected, rtol=1e-12, what="full batch")
+    assert got[1] is None
+
+    key = jax.random.key(5)
+    _, _, got = jaxdnn.fit(p, X, Y, acts, optimizer=optax.set_to_zero(), num_iterations=1,
+                           batch_size=2, key=key, **kw)
+    perm = np.asarray(jax.random.permutation(jax.random.fold_in(jax.random.split(key)[0], 0), 4))
+    (mu_a, var_a), (mu_b, var_b) = stats(W, Xn[:, perm[:2]]), stats(W, Xn[:, perm[2:]])
+    expected = (0.8 * 0.2 * mu_a + 0.2 * mu_b, 0.8 * (0.8 + 0.2 * var_a) + 0.2 * var_b)
+    assert_trees_close(tuple(got[0]), expected, rtol=1e-12, what="minibatches")
+
+
+def test_predict_accuracy_and_validation_use_the_running_statistics():
+    p, X, Y, acts = PROBLEMS[10]  # sigmoid output, m = 7
+    params, costs, val, stats = jaxdnn.fit(p, X, Y, acts, learning_rate=0.1, num_iterations=4,
+                                           validation_data=(X, Y), chunk_size=4, progress=False)
+    mean, var = (np.asarray(x) for x in stats[0])
+    W, g, b = (np.asarray(params[0][k]) for k in ("W", "gamma", "beta"))
+    by_hand = g * (W @ np.asarray(X) - mean) / np.sqrt(var + 1e-5) + b
+    _, caches = jaxdnn.forward(params, X, acts, batch_stats=stats)
+    np.testing.assert_allclose(caches[0].Z, by_hand, rtol=1e-12)
+    AL, _ = jaxdnn.forward(params, X, acts, batch_stats=stats)
+    np.testing.assert_array_equal(jaxdnn.predict(params, X, acts, batch_stats=stats),
+                                  (np.asarray(AL) > 0.5).astype(np.float64))
+    acc = jaxdnn.accuracy(params, X, Y, acts, batch_stats=stats)
+    np.testing.assert_allclose(acc, np.mean((np.asarray(AL) > 0.5) == np.asarray(Y)))
+    np.testing.assert_allclose(val.accuracy[-1], acc, rtol=1e-12)
+    np.testing.assert_allclose(val.cost[-1], jaxdnn.cost(params, X, Y, acts, batch_stats=stats),
+                               rtol=1e-12)
+    one = jaxdnn.predict(params, X[:, :1], acts, batch_stats=stats)  # inference: one example
+    assert one.shape == (Y.shape[0], 1)
+
+
+def test_fit_resumes_bitwise_and_vmap_over_seeds_equals_separate_fits(tmp_path):
+    _, X, Y, acts = PROBLEMS[7]
+    dims = [X.shape[0], 4, 3, Y.shape[0]]
+    acts = ("relu", "tanh", acts[-1])
+    kw = dict(learning_rate=0.2, num_iterations=6, batch_size=5, key=jax.random.key(1),
+              progress=False)
+    p = jaxdnn.init_params(jax.random.key(0), dims, dtype=jnp.float64, batchnorm=True)
+    whole = jaxdnn.fit(p, X, Y, acts, checkpoint_dir=tmp_path / "a", checkpoint_every=3, **kw)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "ckpt_00000003.npz").write_bytes(
+        (tmp_path / "a" / "ckpt_00000003.npz").read_bytes())
+    resumed = jaxdnn.fit(p, X, Y, acts, checkpoint_dir=tmp_path / "b", checkpoint_every=3, **kw)
+    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(whole), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(x, y, err_msg=jax.tree_util.keystr(path))
+    assert len(jax.tree.leaves(whole[2])) == 4  # mean and var of two layers
+
+    keys = jax.random.split(jax.random.key(2), 3)
+    init = lambda k: jaxdnn.init_params(k, dims, dtype=jnp.float64, batchnorm=True)
+    fit = lambda k: jaxdnn.fit(init(k), X, Y, acts, **kw)
+    stacked = jax.jit(jax.vmap(fit))(keys)
+    for i, k in enumerate(keys):
+        assert_trees_close(jax.tree.map(lambda a, i=i: a[i], stacked), fit(k), rtol=1e-12,
+                           atol=1e-13, what=f"seed {i}")
+
+
+Pn, Xn, Yn = (jax.tree.map(np.asarray, x) for x in PROBLEMS[2][:3])
+ACTn = PROBLEMS[2][3]
+with_b = [dict(Pn[0], b=np.zeros_like(Pn[0]["beta"])), *Pn[1:]]
+BAD_NETWORKS = [  # (params, error, message)
+    (with_b, TypeError, r"params\[0\].*got \['W', 'b', 'beta', 'gamma'\]; a batch-normalised "
+                        "layer has no 'b'"),
+    ([dict(Pn[0], gamma=Pn[0]["gamma"].T), *Pn[1:]], ValueError,
+     r"params\[0\]\['gamma'\] must have shape \(\d, 1\)"),
+    ([dict(Pn[0], beta=Pn[0]["beta"][:1]), *Pn[1:]], ValueError,
+     r"params\[0\]\['beta'\] must have shape"),
+    ([*Pn[:-1], {"W": Pn[-1]["W"], "gamma": Pn[-1]["b"], "beta": Pn[-1]["b"]}], ValueError,
+     "output layer and cannot be batch-normalised: its Z_L are the logits"),
+]
+
+
+@pytest.mark.parametrize("params, error, match", BAD_NETWORKS)
+def test_entry_points_reject_bad_batchnorm_params(params, error, match):
+    for call in (lambda: jaxdnn.forward(params, Xn, ACTn),
+                 lambda: jaxdnn.manual_value_and_grad(params, Xn, Yn, ACTn),
+                 lambda: jaxdnn.fit(params, Xn, Yn, ACTn, num_iterations=1)):
+        with pytest.raises(error, match=match):
+            call()
+
+
+def test_batchnorm_networks_reject_batches_of_one_and_inference_without_statistics():
+    p, X, Y, acts = PROBLEMS[2]  # m = 7
+    one = r"variance of one example is 0"
+    with pytest.raises(ValueError, match="batch_size=1 gives minibatches of one example.*" + one):
+        jaxdnn.fit(p, X, Y, acts, batch_size=1, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"m % batch_size = 7 % 3 = 1 example.*" + one):
+        jaxdnn.fit(p, X, Y, acts, batch_size=3, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="m = 1 example.*" + one):
+        jaxdnn.fit(p, X[:, :1], Y[:, :1], acts)
+    with pytest.raises(ValueError, match="a batch of 1 example.*variance over the batch is 0"):
+        jaxdnn.cost(p, X[:, :1], Y[:, :1], acts)
+    for call, what in ((lambda: jaxdnn.predict(p, X, acts), "predict"),
+                       (lambda: jaxdnn.accuracy(p, X, Y, acts), "accuracy")):
+        with pytest.raises(ValueError, match=f"{what} is inference.*batch_stats="):
+            call()
+    stats = jaxdnn.init_batch_stats(p)
+    with pytest.raises(TypeError, match=r"batch_stats must be a list of \d entries"):
+        jaxdnn.predict(p, X, acts, batch_stats=stats[:-1])
+    with pytest.raises(TypeError, match=r"batch_stats\[0\] must be RunningStats"):
+        jaxdnn.predict(p, X, acts, batch_stats=[None, *stats[1:]])
+    with pytest.raises(ValueError, match=r"batch_stats\[0\].var must have shape"):
+        jaxdnn.predict(p, X, acts, batch_stats=[stats[0]._replace(var=stats[0].var[:1]),
+                                                *stats[1:]])
+    with pytest.raises(ValueError, match="forward-mode rules.*not batch-normalised"):
+        jaxdnn.cost_with_manual_jvp(p, X, Y, acts)
+    with pytest.raises(ValueError, match="bn_momentum must lie in"):
+        jaxdnn.fit(p, X, Y, acts, bn_momentum=1.0)

@@ -356,10 +356,13 @@ def test_command_line_runs_every_check_with_every_option(capsys):
     assert out["inputs"]["of"] == "dJ/dX" and out["hessian"]["of"] == "Hessian-vector"
 
 
-def test_command_line_table_and_bad_arguments(capsys):
-    assert main(["--layers", "5,4,3,1", "--activations", "relu,tanh,sigmoid", "--m", "6"]) == 0
+def test_command_line_table_batchnorm_and_bad_arguments(capsys):
+    assert main(["--layers", "5,4,3,1", "--activations", "relu,tanh,sigmoid", "--m", "6",
+                 "--batchnorm"]) == 0
     out = capsys.readouterr().out
-    assert "[2]['b']" in out and "PASSED" in out
+    assert "batch norm" in out and "PASSED" in out
+    assert all(leaf in out for leaf in ("[1]['gamma']", "[1]['beta']", "[2]['b']"))
+    assert "[1]['b']" not in out
     with pytest.raises(SystemExit) as e:
         main(["--layers", "5,4,1", "--activations", "relu,swish"])
     assert e.value.code == 2 and "unknown activation 'swish'" in capsys.readouterr().err

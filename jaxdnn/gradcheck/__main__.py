@@ -4,6 +4,7 @@
     python -m jaxdnn.gradcheck --output softmax --layers 5,4,3 --l2 0.7 --keep-prob 0.8
     python -m jaxdnn.gradcheck --layers 12288,20,7,5,1 --m 64 --directions 4 --checks params,inputs
     python -m jaxdnn.gradcheck --dtype float32 --checks params,inputs,hessian --json
+    python -m jaxdnn.gradcheck --layers 5,4,3,1 --batchnorm     # gamma, beta in the hidden layers
 
 Builds a random network, runs :func:`jaxdnn.gradient_check` (``params``),
 :func:`jaxdnn.gradcheck.input_gradient_check` (``inputs``, dJ/dX of ``cost_with_manual_vjp``) and
@@ -33,15 +34,24 @@ def _number_or_auto(text: str):
     return text if text == "auto" else float(text)
 
 
-def random_problem(dims, output: str, m: int, method: str, seed: int, dtype):
-    """A random network and data: ``(params, X, Y)``, labels suited to the ``output``."""
-    return _random_problem(tuple(dims), output, m, method, jax.random.key(seed), dtype)
+def random_problem(dims, output: str, m: int, method: str, seed: int, dtype,
+                   batchnorm: bool = False):
+    """A random network and data: ``(params, X, Y)``, labels suited to the ``output``; with
+    ``batchnorm``, hidden layers ``{"W", "gamma", "beta"}`` with ``gamma``, ``beta`` drawn around
+    1 and 0 (not the initial 1 and 0, which would hide a mix-up of the two)."""
+    return _random_problem(tuple(dims), output, m, method, jax.random.key(seed), dtype,
+                           batchnorm)
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2, 3, 5))  # one program, not one per primitive and shape
-def _random_problem(dims, output, m, method, key, dtype):
-    k_init, k_x, k_y = jax.random.split(key, 3)
-    params = init_params(k_init, dims, method, dtype)
+@partial(jax.jit, static_argnums=(0, 1, 2, 3, 5, 6))  # one program, not one per primitive and shape
+def _random_problem(dims, output, m, method, key, dtype, batchnorm):
+    k_init, k_x, k_y, k_bn = jax.random.split(key, 4)
+    params = init_params(k_init, dims, method, dtype, batchnorm=batchnorm)
+    for p, k in zip(params, jax.random.split(k_bn, len(params))):
+        if "gamma" in p:
+            k_g, k_b = jax.random.split(k)
+            p["gamma"] = 1 + 0.3 * jax.random.normal(k_g, p["gamma"].shape, dtype)
+            p["beta"] = 0.3 * jax.random.normal(k_b, p["beta"].shape, dtype)
     X = jax.random.normal(k_x, (dims[0], m), dtype)
     if output == "softmax":
         Y = one_hot(jax.random.randint(k_y, (m,), 0, dims[-1]), dims[-1]).astype(dtype)
@@ -67,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--m", type=int, default=10, help="number of examples (default: 10)")
     parser.add_argument("--init", default="xavier", choices=METHODS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batchnorm", action="store_true",
+                        help="batch-normalise the hidden layers (gamma, beta instead of b)")
     parser.add_argument("--l2", type=float, default=0.0, help="L2 strength lambda (default: 0)")
     parser.add_argument("--keep-prob", type=float, default=None,
                         help="dropout keep probability of the hidden layers (default: none)")
@@ -105,7 +117,8 @@ def main(argv=None) -> int:
     reports = {}
     with jax.enable_x64(args.dtype == "float64"):
         try:
-            params, X, Y = random_problem(dims, output, args.m, args.init, args.seed, dtype)
+            params, X, Y = random_problem(dims, output, args.m, args.init, args.seed, dtype,
+                                          args.batchnorm)
             reg = dict(l2=args.l2)
             if args.keep_prob is not None:
                 reg.update(keep_prob=args.keep_prob, key=jax.random.key(args.dropout_seed))
@@ -127,7 +140,7 @@ def main(argv=None) -> int:
                          indent=1))
     else:
         print(f"network {dims}, activations {list(acts)}, m = {args.m}, init {args.init}, "
-              f"seed {args.seed}")
+              f"seed {args.seed}{', batch norm' if args.batchnorm else ''}")
         for r in reports.values():
             print()
             print(r)
