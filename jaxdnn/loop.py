@@ -176,9 +176,6 @@ def run_identity(options, state) -> dict:
     }
 
 
-own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
-
-
 class EarlyStopping:
     """Early stopping's count, one validation check at a time.
 
@@ -313,10 +310,10 @@ class HostLoop:
         self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
                                         self.unit)
         validation = self.options.validation is not None
-        # the best check's params, copied: the chunk's buffers are donated to the next chunk
+        # the best check's params (and statistics): arrays are immutable, no copy needed
         if self.stopper is not None and (self.stopper.check(metrics.val_cost)
                                          or self.best is None):
-            self.best = own_copy((state.params, state.batch_stats))
+            self.best = (state.params, state.batch_stats)
         if self.checkpoints is not None:
             self.checkpoints.save(lo + length, state.params, self.beside_params(state, self.best),
                                   *history.on_host(validation))

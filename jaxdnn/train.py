@@ -18,7 +18,7 @@ and only data loaders and this function ever see it: each minibatch is turned ba
 so chunked, resumed and uninterrupted runs see the same minibatches.
 
 :func:`fit` is the convenient entry point: a short host loop over ``train_steps``, one compiled
-call per chunk of iterations (the state donated from chunk to chunk), with one code path. Its
+call per chunk of iterations, with one code path. Its
 arguments are checked once, into a :class:`jaxdnn.options.FitOptions`. Between chunks the host
 pieces of :mod:`jaxdnn.loop` advance a progress bar, check that the costs are finite and write
 checkpoints; under a transformation (``jax.vmap``, ``jax.jit``, or a traced value inside an
@@ -38,7 +38,7 @@ from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.batchnorm import init_batch_stats, update_batch_stats
 from jaxdnn.checks import check_problem, is_traced
 from jaxdnn.forward import forward
-from jaxdnn.loop import HostLoop, NonFiniteCostError, own_copy
+from jaxdnn.loop import HostLoop, NonFiniteCostError
 from jaxdnn.loss import cost
 from jaxdnn.options import FitOptions, TrainConfig
 from jaxdnn.predict import accuracy
@@ -347,17 +347,14 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         run = run.traced()
     host = HostLoop(run, state)  # progress, finite check, checkpoints: concrete results only
     start, state, history = host.restore(state)
-    # top level: fit's own buffers, donated chunk to chunk; traced: part of the caller's program
-    chunk_fn = _chunk if traced else _train_chunk
-    state = state if traced else own_copy(state)
     # minibatches: one examples-first working copy of X for the whole run; full batch: none
     data = _examples_first(X, Y) if run.config.batch_size else (X, Y)
     for lo in range(start, run.num_iterations, run.chunk):
         if host.stopped:  # early stopping, also when the restored run had stopped
             break
         length = min(run.chunk, run.num_iterations - lo)
-        state, metrics = chunk_fn(run.config, length, state, data, run.key, run.l2,
-                                  run.validation)
+        state, metrics = _train_chunk(run.config, length, state, data, run.key, run.l2,
+                                      run.validation)
         history.append(lo + length, metrics)
         if not is_traced(metrics.costs):
             host.after_chunk(lo, length, state, metrics, history)
@@ -378,7 +375,7 @@ def _chunk(config, length, state, data, key, l2, validation):
     return train_steps(config, length, state, data, key, l2, validation)
 
 
-_train_chunk = jax.jit(_chunk, static_argnums=(0, 1), donate_argnums=(2,))
+_train_chunk = jax.jit(_chunk, static_argnums=(0, 1))  # traced: part of the caller's program
 _examples_first = jax.jit(examples_first)
 
 

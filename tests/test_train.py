@@ -209,7 +209,7 @@ def test_fit_leaves_the_callers_params_usable():
     before = [np.asarray(x).copy() for x in jax.tree.leaves(params)]
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=3)
     for b, x in zip(before, jax.tree.leaves(params)):
-        np.testing.assert_array_equal(np.asarray(x), b)  # not donated, not modified
+        np.testing.assert_array_equal(np.asarray(x), b)  # not modified
 
 
 def test_a_second_call_does_not_compile_again():
