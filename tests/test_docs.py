@@ -105,7 +105,7 @@ CHECKS = {
     "pip install -e .": (*PIP_DRY_RUN, "-e", "."),
     "pip install -e '.[experiments]'": (*PIP_DRY_RUN, "-e", ".[experiments]"),
     "python -m jaxdnn.gradcheck --layers 5,4,3,1 --activations relu,tanh,sigmoid":
-        "tests/test_gradcheck.py::test_command_line_table_and_bad_arguments",
+        "tests/test_gradcheck.py::test_command_line_table_batchnorm_and_bad_arguments",
     "python -m jaxdnn.gradcheck --layers 3,4,3 --output softmax --m 5 --l2 0.7 --keep-prob 0.8 "
     "--directions 2 --dtype float32 --checks params,inputs,hessian --json":
         "tests/test_gradcheck.py::test_command_line_runs_every_check_with_every_option",
