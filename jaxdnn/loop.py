@@ -72,7 +72,7 @@ class NonFiniteCostError(FloatingPointError):
 
 
 def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_paths,
-                        unit: str) -> float:
+                        unit: str, dtype=None) -> float:
     """Raise :class:`NonFiniteCostError` for a chunk that went non-finite; else its last cost.
 
     Args:
@@ -82,6 +82,8 @@ def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_
       last_finite: the last cost before the chunk (None at the start).
       leaf_paths: the params' leaf paths, ``"[0]['W']"``, ..., to name a bad leaf.
       unit: ``"iteration"`` or ``"epoch"``.
+      dtype: the params' dtype; for float16 and bfloat16 the advice names the dtype, whose range
+        or resolution is the likelier cause, rather than the learning rate.
     """
     finite = np.isfinite(costs)
     leaf = leaf_paths[int(bad)] if int(bad) >= 0 else None
@@ -100,8 +102,17 @@ def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_
     raise NonFiniteCostError(
         f"training diverged: the cost at {unit} {lo + i} is {costs[i]} (not finite); the last "
         f"finite cost was {last}"
-        f"{'; the first non-finite gradient leaf was ' + where if leaf else ''}"
-        ". Lower the learning rate or check the data.", lo + i, last_finite, leaf)
+        f"{'; the first non-finite gradient leaf was ' + where if leaf else ''}. "
+        + _advice(dtype), lo + i, last_finite, leaf)
+
+
+def _advice(dtype) -> str:
+    if dtype is None or jnp.finfo(dtype).bits >= 32:
+        return "Lower the learning rate or check the data."
+    info = jnp.finfo(dtype)
+    return (f"The params are {info.dtype} (largest {float(info.max):g}, eps {float(info.eps):g}), "
+            "whose range or resolution is the likely cause: train float32 params with "
+            f"compute_dtype=jnp.{info.dtype} (mixed precision), or check the data.")
 
 
 def digest(tree) -> str:
@@ -165,6 +176,7 @@ def run_identity(options, state) -> dict:
         "key": None if key is None else np.asarray(key).tolist(),
         "validation": options.validation is not None,
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
+        **({"compute_dtype": config.compute_dtype} if config.compute_dtype else {}),
     }
 
 
@@ -210,6 +222,7 @@ class HostLoop:
         self.unit = "epoch" if options.config.batch_size else "iteration"
         self.paths = [jax.tree_util.keystr(p)
                       for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
+        self.dtype = jax.tree.leaves(state.params)[0].dtype
         self.checkpoints = None if options.checkpoint_dir is None else Checkpoints(
             options.checkpoint_dir, run_identity(options, state))
         self.bar, self.last = None, None
@@ -231,7 +244,7 @@ class HostLoop:
         """Check the chunk's costs, save a checkpoint, advance the progress bar."""
         metrics = jax.device_get(metrics)  # the one host round trip per chunk
         self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
-                                        self.unit)
+                                        self.unit, self.dtype)
         validation = self.options.validation is not None
         if self.checkpoints is not None:
             self.checkpoints.save(lo + length, state.params, state.opt_state,

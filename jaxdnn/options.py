@@ -22,7 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn.checks import check_problem, check_regularization, check_scalar
+from jaxdnn.checks import (
+    check_compute_dtype,
+    check_problem,
+    check_regularization,
+    check_scalar,
+    is_traced,
+)
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.summary import count_nonfinite
 
@@ -44,6 +50,9 @@ class TrainConfig:
         holds the ``m % batch_size`` remaining examples, as in the course).
       keep_prob: inverted-dropout keep probability of the hidden layers, or None.
       check_finite: watch every gradient leaf and report the first that became non-finite.
+      compute_dtype: None, or the dtype name (``"bfloat16"``, ``"float16"``) of mixed precision:
+        products and activations in it, params, optimizer state and gradients in the params'
+        dtype (see :func:`jaxdnn.manual_value_and_grad`).
     """
 
     activations: tuple[str, ...]
@@ -52,6 +61,7 @@ class TrainConfig:
     batch_size: int | None = None
     keep_prob: float | None = None
     check_finite: bool = False
+    compute_dtype: str | None = None
 
 
 
@@ -84,7 +94,7 @@ class FitOptions:
     @classmethod
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
               batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
-              checkpoint_dir, checkpoint_every) -> FitOptions:
+              checkpoint_dir, checkpoint_every, compute_dtype=None) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
         if optimizer is None:
             optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
@@ -119,8 +129,12 @@ class FitOptions:
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         _check_finite_params(params)
         chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
+        dtype = jax.tree.leaves(params)[0].dtype
+        compute = check_compute_dtype(compute_dtype, dtype)
+        _check_narrow_optimizer(optimizer, params)
         config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
-                             None if keep_prob is None else float(keep_prob), bool(check_finite))
+                             None if keep_prob is None else float(keep_prob), bool(check_finite),
+                             None if compute is None else compute.name)
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
                    _directory(checkpoint_dir))
@@ -151,6 +165,25 @@ def _check_finite_params(params):
         if not isinstance(leaf, jax.core.Tracer) and (n := count_nonfinite(leaf)):
             raise ValueError(f"the initial params{jax.tree_util.keystr(path)} hold {n} NaN or "
                              "Inf values; training needs finite initial params")
+
+
+def _check_narrow_optimizer(optimizer, params):
+    """With float16 or bfloat16 params, the optimizer's first update from zero gradients and from
+    small ones (1e-3) must be finite: optax's Adam at its defaults divides 0 by 0 in float16 (its
+    eps = 1e-8 rounds to 0 there, and (1 - b2) g^2 underflows)."""
+    dtype = jax.tree.leaves(params)[0].dtype
+    if jnp.finfo(dtype).bits >= 32 or any(map(is_traced, jax.tree.leaves(params))):
+        return
+    state = optimizer.init(params)
+    for g in (0.0, 1e-3):
+        grads = jax.tree.map(lambda p, g=g: jnp.full_like(p, g), params)
+        updates = jax.tree.leaves(optimizer.update(grads, state, params)[0])
+        if not any(map(is_traced, updates)) and sum(map(count_nonfinite, updates)):
+            raise ValueError(
+                f"the optimizer's first update is NaN or Inf for {dtype} params and gradients of "
+                f"{g:g}: in {dtype} an eps of 1e-8 rounds to 0 and (1 - b2) g^2 underflows. Use "
+                "jaxdnn.adam (its moments are float32), an eps of at least 1e-4 (optax.adam(lr, "
+                f"eps=1e-4)), or float32 params with compute_dtype=jnp.{dtype}")
 
 
 def _validation(params, validation_data, activations):

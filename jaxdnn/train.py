@@ -153,7 +153,8 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         params, opt_state, bad = carry
         # the L2 term's cost and its dW += lambda/m W come from the value-and-grad itself: by
         # hand in the manual pass, by jax.grad in the autodiff one
-        J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k)
+        J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k,
+                  compute_dtype=config.compute_dtype)
         if config.check_finite:
             finite = jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(g)])
             bad = jnp.where((bad < 0) & ~jnp.all(finite), jnp.argmin(finite).astype(jnp.int32), bad)
@@ -216,7 +217,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         grad: str = "manual", optimizer=None, batch_size: int | None = None, key=None,
         l2=0.0, keep_prob: float | None = None, validation_data=None,
         progress: bool | None = None, chunk_size: int | None = None, check_finite: bool = False,
-        checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None):
+        checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None, compute_dtype=None):
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
@@ -256,6 +257,10 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis: X and Y are sharded along m, params
         and optimizer state replicated, and the gradient's sums over examples become cross-device
         reductions inside the compiled program. m must be divisible by the ``"data"`` axis size.
+      compute_dtype: None, or mixed precision as accelerators train: e.g. ``jnp.bfloat16`` runs
+        the forward and backward products and activations in bfloat16 while the params, the
+        optimizer state and the gradients stay in the params' dtype (float32); see
+        :func:`jaxdnn.manual_value_and_grad`.
 
     Returns:
       ``(params, costs)``: the trained params and ``costs`` of shape ``(num_iterations,)`` where
@@ -275,7 +280,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         optimizer=optimizer, batch_size=batch_size, key=key, l2=l2, keep_prob=keep_prob,
         validation_data=validation_data, progress=progress, chunk_size=chunk_size,
         check_finite=check_finite, checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every)
+        checkpoint_every=checkpoint_every, compute_dtype=compute_dtype)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
     state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32))
