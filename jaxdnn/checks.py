@@ -89,7 +89,7 @@ def as_array(x, what: str):
         raise TypeError(f"{what} must be an array (numpy or jax), got {type(x).__name__}")
     if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == np.bool_):
         raise TypeError(f"{what} must hold numbers, got dtype {x.dtype}")
-    return jnp.asarray(x)
+    return x if isinstance(x, jax.Array) else jnp.asarray(x)  # a JAX array as it is: no dispatch
 
 
 def check_layer_dims(layer_dims) -> tuple[int, ...]:

@@ -181,29 +181,33 @@ def run_identity(options, state) -> dict:
 
 
 class History:
-    """A run's costs and validation curves, chunk by chunk: device arrays (or tracers)."""
+    """A run's costs and validation curves, chunk by chunk: device arrays (or tracers), and the
+    iteration counts on the host (they reach the device once, explicitly, at the end)."""
 
     def __init__(self, costs=(), ends=(), val_cost=(), val_accuracy=()):
-        self.parts = [list(map(jnp.atleast_1d, x)) for x in (costs, ends, val_cost, val_accuracy)]
+        put = lambda values: [jax.device_put(v) for v in values]  # explicit; no-op on devices
+        self.parts = [put(costs), [np.atleast_1d(np.asarray(e, np.int32)) for e in ends],
+                      put(val_cost), put(val_accuracy)]
 
     def append(self, end: int, metrics):
-        for part, value in zip(self.parts, (metrics.costs, end, metrics.val_cost,
+        for part, value in zip(self.parts, (metrics.costs, np.int32([end]), metrics.val_cost,
                                             metrics.val_accuracy)):
             part.append(value)
 
     def costs(self, dtype):
-        """All costs so far, ``(iterations,)``."""
-        return jnp.concatenate([jnp.atleast_1d(c) for c in self.parts[0]]).astype(dtype)
+        """All costs so far, ``(iterations,)`` (one chunk's costs as they came: no copy)."""
+        parts = self.parts[0]
+        return (parts[0] if len(parts) == 1 else jnp.concatenate(parts)).astype(dtype)
 
     def validation(self, dtype):
         """``(iteration, cost, accuracy)``, one entry per chunk."""
-        ends, vc, va = ([jnp.atleast_1d(v) for v in part] for part in self.parts[1:])
-        return (jnp.concatenate(ends).astype(jnp.int32), jnp.concatenate(vc).astype(dtype),
+        vc, va = ([jnp.atleast_1d(v) for v in part] for part in self.parts[2:])
+        return (jax.device_put(np.concatenate(self.parts[1])), jnp.concatenate(vc).astype(dtype),
                 jnp.concatenate(va).astype(dtype))
 
     def on_host(self, validation: bool) -> tuple[np.ndarray, dict]:
         """The costs (and with ``validation`` the curves) as NumPy arrays, for a checkpoint."""
-        costs, ends, vc, va = (np.concatenate([np.atleast_1d(np.asarray(v)) for v in part])
+        costs, ends, vc, va = (np.concatenate([np.atleast_1d(v) for v in jax.device_get(part)])
                                if part else np.zeros(0) for part in self.parts)
         return costs, ({"val_iteration": ends, "val_cost": vc, "val_accuracy": va}
                        if validation else {})
@@ -234,25 +238,30 @@ class HostLoop:
         start, params, opt_state, costs, curves = self.checkpoints.restore(state.params,
                                                                            state.opt_state)
         self.last = float(costs[-1]) if len(costs) else None
-        history = History([jax.device_put(costs)], *(
-            [jax.device_put(curves[k])] if k in curves else []
-            for k in ("val_iteration", "val_cost", "val_accuracy")))
+        history = History([costs], *([curves[k]] if k in curves else []
+                                     for k in ("val_iteration", "val_cost", "val_accuracy")))
         return start, state._replace(params=params, opt_state=opt_state,
                                      step=jax.device_put(np.int32(start))), history
 
     def after_chunk(self, lo: int, length: int, state, metrics, history: History):
         """Check the chunk's costs, save a checkpoint, advance the progress bar."""
-        metrics = jax.device_get(metrics)  # the one host round trip per chunk
+        validation = self.options.validation is not None
+        # the one host round trip per chunk: what the host looks at, nothing more (the bad leaf
+        # is -1 unless the compiled loop watches the gradients)
+        wanted = ["costs"] + ["bad"] * self.options.config.check_finite + (
+            ["val_cost", "val_accuracy"] if validation else [])
+        metrics = metrics._replace(bad=-1)._replace(
+            **jax.device_get({k: getattr(metrics, k) for k in wanted}))
         self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
                                         self.unit, self.dtype)
-        validation = self.options.validation is not None
         if self.checkpoints is not None:
             self.checkpoints.save(lo + length, state.params, state.opt_state,
                                   *history.on_host(validation))
-        if self.bar is None:
+        if self.bar is None and self.options.progress is not False:
             self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)
-        self.bar.update(length, self.last, *((metrics.val_cost, metrics.val_accuracy)
-                                             if validation else ()))
+        if self.bar is not None:
+            self.bar.update(length, self.last, *((metrics.val_cost, metrics.val_accuracy)
+                                                 if validation else ()))
 
     def close(self):
         if self.bar is not None:

@@ -74,13 +74,18 @@ def gd_update(params, grads, learning_rate):
 
 
 def _hyper(name, value, **bounds):
-    """A checked scalar hyperparameter as a strongly typed array (the default float dtype).
+    """A checked scalar hyperparameter as a strongly typed array (the default float dtype): a
+    NumPy one for a number (``init`` puts it on the device), a JAX one for a JAX array.
 
     Strong typing keeps the compiled program the same whether the value came from a Python float
     or back from a checkpoint file; tracers pass through unchanged.
     """
     value = _check_hyper(name, value, **bounds)
-    return jnp.asarray(value, jnp.result_type(float)) if not is_traced(value) else value
+    if is_traced(value):
+        return value
+    if isinstance(value, jax.Array):  # already on the device: no transfer
+        return value.astype(jnp.result_type(float))
+    return np.asarray(value, jnp.result_type(float))
 
 
 def _learning_rate(learning_rate):
@@ -140,12 +145,25 @@ def _as(x, dtype):
     return jnp.asarray(x).astype(dtype)
 
 
-def _zeros_count():
-    return jnp.zeros((), jnp.int32)
+def _count_and_hyperparams(hyperparams):
+    """``(count, hyperparams)`` of a new state, the count 0: the NumPy numbers go to the device in
+    one explicit transfer (no compiled zeros, no implicit transfer); an optax schedule's ``None``
+    entry is left out."""
+    hyperparams = {k: v for k, v in hyperparams.items() if v is not None}
+    numpy = {k: v for k, v in hyperparams.items() if isinstance(v, np.ndarray)}
+    return _zero_count(), {**hyperparams, **(jax.device_put(numpy) if numpy else {})}
 
 
-def _hyperparams_without_schedule(hyperparams):
-    return {k: v for k, v in hyperparams.items() if v is not None}
+_ZERO_COUNT = None
+
+
+def _zero_count():
+    """The count of a new state: one device zero that new states share (arrays are immutable),
+    put on the device again only if a caller donated it."""
+    global _ZERO_COUNT
+    if _ZERO_COUNT is None or _ZERO_COUNT.is_deleted():
+        _ZERO_COUNT = jax.device_put(np.zeros((), np.int32))
+    return _ZERO_COUNT
 
 
 # ----------------------------------------------------------------------------------------------
@@ -184,7 +202,7 @@ def gradient_descent(learning_rate) -> optax.GradientTransformation:
 
 def _gd_init(params, *, hyperparams):
     del params
-    return GradientDescentState(_zeros_count(), _hyperparams_without_schedule(hyperparams))
+    return GradientDescentState(*_count_and_hyperparams(hyperparams))
 
 
 def _gd_update(grads, state, params=None, *, schedule=None):
@@ -238,9 +256,10 @@ def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
 
 
 def _momentum_init(params, *, hyperparams):
-    return MomentumState(count=_zeros_count(),
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return MomentumState(count=count,
                          v=_moments(params),  # v_dW = 0, same shape as W
-                         hyperparams=_hyperparams_without_schedule(hyperparams))
+                         hyperparams=hyperparams)
 
 
 def _momentum_update(grads, state, params=None, *, schedule=None):
@@ -301,9 +320,10 @@ def rmsprop(learning_rate, beta: float = 0.9, eps: float = 1e-8) -> optax.Gradie
 
 
 def _rmsprop_init(params, *, hyperparams):
-    return RMSpropState(count=_zeros_count(),
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return RMSpropState(count=count,
                         s=_moments(params),  # s_dW = 0, same shape as W
-                        hyperparams=_hyperparams_without_schedule(hyperparams))
+                        hyperparams=hyperparams)
 
 
 def _rmsprop_update(grads, state, params=None, *, schedule=None):
@@ -376,8 +396,9 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
 
 
 def _adam_init(params, *, hyperparams):
-    return AdamState(count=_zeros_count(), v=_moments(params), s=_moments(params),
-                     hyperparams=_hyperparams_without_schedule(hyperparams))
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return AdamState(count=count, v=_moments(params), s=_moments(params),
+                     hyperparams=hyperparams)
 
 
 def _adam_update(grads, state, params=None, *, schedule=None):

@@ -28,10 +28,12 @@ optimizer's closure) the chunks' results are tracers, and those pieces are simpl
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxdnn import speed
@@ -283,7 +285,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         checkpoint_every=checkpoint_every, compute_dtype=compute_dtype)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32))
+    state = TrainState(params, run.optimizer.init(params), _zero_step())
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
     if traced:
         if run.checkpoint_dir is not None:
@@ -292,9 +294,11 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
             run = dataclasses.replace(run, chunk=run.num_iterations)
     host = HostLoop(run, state)  # progress, finite check, checkpoints: concrete results only
     start, state, history = host.restore(state)
-    # top level: fit's own buffers, donated chunk to chunk; traced: part of the caller's program
-    chunk_fn = _chunk if traced else _train_chunk
-    state = state if traced else _own_copy(state)
+    # top level: fit's own buffers, donated chunk to chunk (one chunk: the caller's, not donated,
+    # no copy); traced: part of the caller's program
+    one = start + run.chunk >= run.num_iterations
+    chunk_fn = _chunk if traced else _train_once if one else _train_chunk
+    state = state if traced or one else _own_copy(state)
     # minibatches: one examples-first working copy of X for the whole run; full batch: none
     data = _examples_first(X, Y) if run.config.batch_size else (X, Y)
     for lo in range(start, run.num_iterations, run.chunk):
@@ -320,8 +324,16 @@ def _chunk(config, length, state, data, key, l2, validation):
 
 
 _train_chunk = jax.jit(_chunk, static_argnums=(0, 1), donate_argnums=(2,))
+_train_once = jax.jit(_chunk, static_argnums=(0, 1))
 _examples_first = jax.jit(examples_first)
 _own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch for every leaf
+
+
+@functools.cache
+def _zero_step():
+    """The step of a new run: one uncommitted device scalar per process (fit copies its state
+    before donating it, so this one is never donated); no transfer per call."""
+    return jax.device_put(np.int32(0))
 
 
 def _shard(mesh, params, X, Y):

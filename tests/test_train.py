@@ -210,6 +210,22 @@ def test_fit_leaves_the_callers_params_usable():
         np.testing.assert_array_equal(np.asarray(x), b)  # not donated, not modified
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(batch_size=8, key=jax.random.key(3)), dict(validation_data="train")],
+    ids=["full", "minibatch", "validation"])
+def test_fit_makes_no_implicit_transfers(kwargs):
+    """Once compiled, a fit call moves nothing between host and device behind the caller's back:
+    its scalars go over explicitly, and only the costs it checks come back (jax.device_get)."""
+    params, X, Y = problem()
+    if kwargs.get("validation_data") == "train":
+        kwargs = dict(validation_data=(X, Y))
+    kw = dict(learning_rate=0.1, num_iterations=6, chunk_size=3, **kwargs)
+    expected = jaxdnn.fit(params, X, Y, ACTS, **kw)  # compiles; the guarded call reuses it
+    with jax.transfer_guard("disallow"):
+        got = jaxdnn.fit(params, X, Y, ACTS, **kw)
+    assert_trees_close(got, expected, rtol=0, what="the guarded call")
+
+
 def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
