@@ -159,10 +159,12 @@ _ZERO_COUNT = None
 
 def _zero_count():
     """The count of a new state: one device zero that new states share (arrays are immutable),
-    put on the device again only if a caller donated it."""
+    put on the device again only if a caller donated it; made outside any trace, so a first call
+    under ``jit`` keeps no tracer."""
     global _ZERO_COUNT
     if _ZERO_COUNT is None or _ZERO_COUNT.is_deleted():
-        _ZERO_COUNT = jax.device_put(np.zeros((), np.int32))
+        with jax.ensure_compile_time_eval():
+            _ZERO_COUNT = jax.device_put(np.zeros((), np.int32))
     return _ZERO_COUNT
 
 

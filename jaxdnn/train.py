@@ -332,8 +332,10 @@ _own_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one dispatch f
 @functools.cache
 def _zero_step():
     """The step of a new run: one uncommitted device scalar per process (fit copies its state
-    before donating it, so this one is never donated); no transfer per call."""
-    return jax.device_put(np.int32(0))
+    before donating it, so this one is never donated); no transfer per call. Made outside any
+    trace, so a first fit under ``jit`` keeps no tracer."""
+    with jax.ensure_compile_time_eval():
+        return jax.device_put(np.int32(0))
 
 
 def _shard(mesh, params, X, Y):

@@ -226,6 +226,26 @@ def test_fit_makes_no_implicit_transfers(kwargs):
     assert_trees_close(got, expected, rtol=0, what="the guarded call")
 
 
+FIRST_FIT_TRACED = """
+import jax, numpy as np, jaxdnn
+X = jax.device_put(np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
+Y = jax.device_put((np.asarray(X[:1]) > 0).astype(np.float32))
+params = jaxdnn.init_params(jax.random.key(0), [2, 3, 1])
+run = lambda p: jaxdnn.fit(p, X, Y, ("tanh", "sigmoid"), optimizer=jaxdnn.adam(0.01),
+                           num_iterations=3)[1]
+traced = jax.jit(run)(params)  # the process's first fit and init run under a trace
+assert np.array_equal(traced, run(params)), (traced, run(params))
+"""
+
+
+def test_a_first_fit_under_jit_leaves_later_fits_working():
+    """What fit and the optimizers make once per process is made outside any trace: a first
+    call under jit leaks no tracer into the next, eager, one (a fresh process: first calls)."""
+    out = subprocess.run([sys.executable, "-c", FIRST_FIT_TRACED], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
 def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
