@@ -33,6 +33,7 @@ from jaxdnn import activations as _act
 from jaxdnn.batchnorm import batchnorm_activation_backward, is_batchnorm
 from jaxdnn.checks import (
     check_activations,
+    check_compute_dtype,
     check_params,
     check_problem,
     check_regularization,
@@ -49,12 +50,13 @@ def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
 
     ``dA_0 = W_1^T dZ_1`` is the derivative of each example's loss with respect to its input column
     (``dJ/dX = dA_0 / m``). Inputs are not checked here: :func:`backward` and :func:`backward_from`
-    check them and call this.
+    check them and call this. Under mixed precision the caches hold the compute dtype's copies of
+    the params: the products run in it, and ``dW``, ``db`` are accumulated in the params' dtype.
     """
     L = len(params)
     m = dZL.shape[1]
     grads = [None] * L
-    dA_prev, dW, db = linear_backward(dZL, caches[-1].linear)
+    dA_prev, dW, db = linear_backward(dZL, caches[-1].linear, grad_dtype=params[-1]["W"].dtype)
     for l in reversed(range(L)):
         if l < L - 1:
             dA = dA_prev
@@ -64,7 +66,8 @@ def backward_from_dZ(params, caches, dZL, activations, l2=0.0):
                 dA_prev, dW, dgamma, dbeta = batchnorm_activation_backward(dA, caches[l],
                                                                            activations[l])
             else:
-                dA_prev, dW, db = linear_activation_backward(dA, caches[l], activations[l])
+                dA_prev, dW, db = linear_activation_backward(dA, caches[l], activations[l],
+                                                             grad_dtype=params[l]["W"].dtype)
         if has_l2(l2):
             dW = dW + l2_gradient(params[l]["W"], m, l2)  # L2: dW += lambd / m * W
         grads[l] = ({"W": dW, "gamma": dgamma, "beta": dbeta} if is_batchnorm(params[l])
@@ -148,25 +151,54 @@ def backward_from(params, caches, dAL, activations, *, l2=0.0):
     return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
+def manual_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None,
+                          compute_dtype=None):
     """Cost and its gradient by the hand-derived backward pass.
 
     Same signature and result as :func:`autodiff_value_and_grad`.
 
+    ``compute_dtype`` (e.g. ``jnp.bfloat16``) is mixed precision: the forward and backward products
+    and the activations run in it, on copies of the params and X cast to it; the cost and
+    ``dZ_L = A_L - Y`` are computed from ``Z_L`` widened back to the params' dtype, and ``dW``,
+    ``db`` are accumulated in the params' dtype (float32), as accelerator training does.
+
     Returns:
-      ``(J, grads)``: the scalar cost of :func:`jaxdnn.cost` and a params-shaped gradient tree.
+      ``(J, grads)``: the scalar cost of :func:`jaxdnn.cost` and a params-shaped gradient tree, both
+      in the params' dtype.
     """
     X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
-    _, caches = forward(params, X, activations, keep_prob=keep_prob, key=key)
-    J = cost_from_logits(params, caches[-1].Z, Y, activations[-1], l2)
-    dZL = output_dZ(caches[-1].Z, Y, activations[-1])  # (n_L, m)
+    compute = check_compute_dtype(compute_dtype, Y.dtype)
+    _, caches = forward(*_in_compute_dtype(compute, params, X), activations, keep_prob=keep_prob,
+                        key=key)
+    ZL = caches[-1].Z.astype(Y.dtype)  # (n_L, m), in the params' dtype
+    J = cost_from_logits(params, ZL, Y, activations[-1], l2)
+    dZL = output_dZ(ZL, Y, activations[-1]).astype(caches[-1].Z.dtype)  # (n_L, m)
     return J, backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 
-def autodiff_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None):
-    """``jax.value_and_grad(cost)``: the automatic reference for :func:`manual_value_and_grad`."""
+def autodiff_value_and_grad(params, X, Y, activations, *, l2=0.0, keep_prob=None, key=None,
+                            compute_dtype=None):
+    """``jax.value_and_grad(cost)``: the automatic reference for :func:`manual_value_and_grad`
+    (with ``compute_dtype``, of the same mixed-precision cost)."""
     X, Y, activations = check_problem(params, X, Y, activations, l2, keep_prob, key)
-    return jax.value_and_grad(cost)(params, X, Y, activations, l2=l2, keep_prob=keep_prob, key=key)
+    compute = check_compute_dtype(compute_dtype, Y.dtype)
+    if compute is None:
+        return jax.value_and_grad(cost)(params, X, Y, activations, l2=l2, keep_prob=keep_prob,
+                                        key=key)
+
+    def mixed_cost(params):  # the cast's transpose brings the gradient back to the params' dtype
+        _, caches = forward(*_in_compute_dtype(compute, params, X), activations,
+                            keep_prob=keep_prob, key=key)
+        return cost_from_logits(params, caches[-1].Z.astype(Y.dtype), Y, activations[-1], l2)
+
+    return jax.value_and_grad(mixed_cost)(params)
+
+
+def _in_compute_dtype(compute, params, X):
+    """``(params, X)`` cast to the compute dtype (as they are when it is None)."""
+    if compute is None:
+        return params, X
+    return jax.tree.map(lambda a: a.astype(compute), params), X.astype(compute)
 
 
 def cost_with_manual_vjp(params, X, Y, activations):

@@ -89,7 +89,7 @@ def as_array(x, what: str):
         raise TypeError(f"{what} must be an array (numpy or jax), got {type(x).__name__}")
     if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == np.bool_):
         raise TypeError(f"{what} must hold numbers, got dtype {x.dtype}")
-    return jnp.asarray(x)
+    return x if isinstance(x, jax.Array) else jnp.asarray(x)  # a JAX array as it is: no dispatch
 
 
 def check_layer_dims(layer_dims) -> tuple[int, ...]:
@@ -204,8 +204,11 @@ def check_X(X, n_x: int, dtype) -> jax.Array:
     if X.shape[1] == 0:
         raise ValueError(f"X has no examples: shape {X.shape}, expected m >= 1 columns")
     if X.dtype != dtype:
-        raise TypeError(f"X has dtype {X.dtype} but the params are {dtype}; convert one of them "
-                        "so they match")
+        mixed = (f"; to compute in {X.dtype} with {dtype} params (mixed precision), pass X as "
+                 f"{dtype} and compute_dtype={str(X.dtype)!r}"
+                 if jnp.finfo(X.dtype).bits < jnp.finfo(dtype).bits else "")
+        raise TypeError(f"X has dtype {X.dtype} but the params are {dtype}; convert X with "
+                        f"X.astype({str(dtype)!r}) or the params to {X.dtype}{mixed}")
     if not is_traced(X) and (n_bad := count_nonfinite(X)):
         raise ValueError(f"X contains {n_bad} NaN or Inf values; expected only finite values")
     return X
@@ -267,6 +270,21 @@ def check_problem(params, X, Y, activations, l2=0.0, keep_prob=None, key=None):
     Y = check_Y(Y, dims[-1], X.shape[1], dtype, acts[-1])
     check_regularization(l2, keep_prob, key, len(params))
     return X, Y, acts
+
+
+def check_compute_dtype(compute_dtype, dtype):
+    """None, or the floating dtype products and activations are computed in while the params stay
+    in ``dtype`` (mixed precision: float32 params, bfloat16 or float16 products)."""
+    if compute_dtype is None:
+        return None
+    try:
+        compute = jnp.dtype(compute_dtype)
+    except TypeError:
+        compute = None
+    if compute is None or not is_float(compute):
+        raise TypeError("compute_dtype must be None or a floating dtype such as jnp.bfloat16 or "
+                        f"jnp.float16, got {compute_dtype!r}")
+    return None if compute == dtype else compute
 
 
 def check_same_structure(a, b, what_a: str, what_b: str):

@@ -138,13 +138,15 @@ def linear_activation_forward(
 
 
 def linear_backward(
-    dZ: ArrayLike, cache: LinearCache
+    dZ: ArrayLike, cache: LinearCache, *, grad_dtype=None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The linear part of a layer backwards, from ``dZ`` to the gradients and ``dA_prev``.
 
     Args:
       dZ: `(n_l, m)` derivative of each example's loss with respect to ``Z``.
       cache: the ``LinearCache(A_prev, W, b)`` of :func:`linear_forward` (or the course's tuple).
+      grad_dtype: the dtype of ``dW`` and ``db``, their sums over the m examples accumulated in
+        it; None (default): W's. Mixed precision passes float32 for a bfloat16 layer.
 
     Returns:
       ``(dA_prev, dW, db)``: ``dA_prev = W^T dZ`` `(n_{l-1}, m)` (per example, no ``1/m``), and the
@@ -155,14 +157,15 @@ def linear_backward(
     n, m = W.shape[0], A_prev.shape[1]
     dZ = _array(dZ, "dZ", (n, m), W.dtype,
                 f"n_l = {n} units of W {W.shape} by m = {m} examples of the cache's A_prev")
-    dW = speed.times_transposed(dZ, A_prev) / m  # dZ A_prev^T / m: (n_l, n_{l-1})
-    db = None if b is None else dZ.sum(axis=1, keepdims=True) / m  # (n_l, 1)
+    acc = None if grad_dtype is None or jnp.dtype(grad_dtype) == W.dtype else grad_dtype
+    dW = speed.times_transposed(dZ, A_prev, acc) / m  # dZ A_prev^T / m: (n_l, n_{l-1})
+    db = None if b is None else dZ.sum(axis=1, keepdims=True, dtype=acc) / m  # (n_l, 1)
     dA_prev = speed.W_transposed_times(W, dZ)  # W^T dZ: (n_{l-1}, m)
     return dA_prev, dW, db
 
 
 def linear_activation_backward(
-    dA: ArrayLike, cache: LayerCache, activation: str
+    dA: ArrayLike, cache: LayerCache, activation: str, *, grad_dtype=None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One whole layer backwards: ``dZ = dA * g'(Z)``, then :func:`linear_backward`.
 
@@ -172,6 +175,7 @@ def linear_activation_backward(
         ``(linear_cache, Z)``.
       activation: the name of the layer's ``g``; for ``"softmax"`` the hand-written Jacobian-vector
         product ``dZ = A * (dA - sum(A * dA, axis=0))``.
+      grad_dtype: the dtype of ``dW`` and ``db``, as :func:`linear_backward`.
 
     Returns:
       ``(dA_prev, dW, db)`` as :func:`linear_backward`.
@@ -180,7 +184,7 @@ def linear_activation_backward(
     linear_cache, Z = as_layer_cache(cache)
     dA = _array(dA, "dA", Z.shape, Z.dtype, "the shape of the cache's Z")
     dZ = g_backward(dA, Z)  # (n_l, m)
-    return linear_backward(dZ, linear_cache)
+    return linear_backward(dZ, linear_cache, grad_dtype=grad_dtype)
 
 
 def as_layer_cache(cache, what: str = "cache") -> LayerCache:

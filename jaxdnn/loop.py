@@ -75,7 +75,7 @@ class NonFiniteCostError(FloatingPointError):
 
 
 def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_paths,
-                        unit: str) -> float:
+                        unit: str, dtype=None) -> float:
     """Raise :class:`NonFiniteCostError` for a chunk that went non-finite; else its last cost.
 
     Args:
@@ -85,6 +85,8 @@ def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_
       last_finite: the last cost before the chunk (None at the start).
       leaf_paths: the params' leaf paths, ``"[0]['W']"``, ..., to name a bad leaf.
       unit: ``"iteration"`` or ``"epoch"``.
+      dtype: the params' dtype; for float16 and bfloat16 the advice names the dtype, whose range
+        or resolution is the likelier cause, rather than the learning rate.
     """
     finite = np.isfinite(costs)
     leaf = leaf_paths[int(bad)] if int(bad) >= 0 else None
@@ -103,8 +105,17 @@ def raise_if_not_finite(costs: np.ndarray, bad: int, lo: int, last_finite, leaf_
     raise NonFiniteCostError(
         f"training diverged: the cost at {unit} {lo + i} is {costs[i]} (not finite); the last "
         f"finite cost was {last}"
-        f"{'; the first non-finite gradient leaf was ' + where if leaf else ''}"
-        ". Lower the learning rate or check the data.", lo + i, last_finite, leaf)
+        f"{'; the first non-finite gradient leaf was ' + where if leaf else ''}. "
+        + _advice(dtype), lo + i, last_finite, leaf)
+
+
+def _advice(dtype) -> str:
+    if dtype is None or jnp.finfo(dtype).bits >= 32:
+        return "Lower the learning rate or check the data."
+    info = jnp.finfo(dtype)
+    return (f"The params are {info.dtype} (largest {float(info.max):g}, eps {float(info.eps):g}), "
+            "whose range or resolution is the likely cause: train float32 params with "
+            f"compute_dtype=jnp.{info.dtype} (mixed precision), or check the data.")
 
 
 def digest(tree) -> str:
@@ -173,6 +184,7 @@ def run_identity(options, state) -> dict:
            if options.patience is not None else {}),
         **({} if state.batch_stats is None else {"bn_momentum": config.bn_momentum}),
         "initial_params": digest(state.params), "initial_opt_state": digest(state.opt_state),
+        **({"compute_dtype": config.compute_dtype} if config.compute_dtype else {}),
     }
 
 
@@ -199,15 +211,18 @@ class EarlyStopping:
 
 
 class History:
-    """A run's costs, validation curves and norms, chunk by chunk: device arrays (or tracers)."""
+    """A run's costs, validation curves and norms, chunk by chunk: device arrays (or tracers),
+    and the iteration counts on the host (they reach the device once, explicitly, at the end)."""
 
     def __init__(self, costs=(), ends=(), val_cost=(), val_accuracy=(), grad_norm=(),
                  weight_norm=()):
-        self.parts = [list(map(jnp.atleast_1d, x)) for x in (costs, ends, val_cost, val_accuracy)]
-        self.norm_parts = [list(grad_norm), list(weight_norm)]  # (iterations, L) pieces
+        put = lambda values: [jax.device_put(v) for v in values]  # explicit; no-op on devices
+        self.parts = [put(costs), [np.atleast_1d(np.asarray(e, np.int32)) for e in ends],
+                      put(val_cost), put(val_accuracy)]
+        self.norm_parts = [put(grad_norm), put(weight_norm)]  # (iterations, L) pieces
 
     def append(self, end: int, metrics):
-        for part, value in zip(self.parts, (metrics.costs, end, metrics.val_cost,
+        for part, value in zip(self.parts, (metrics.costs, np.int32([end]), metrics.val_cost,
                                             metrics.val_accuracy)):
             part.append(value)
         for part, value in zip(self.norm_parts, metrics.norms or ()):
@@ -218,24 +233,25 @@ class History:
         return tuple(jnp.concatenate(part).astype(dtype) for part in self.norm_parts)
 
     def costs(self, dtype):
-        """All costs so far, ``(iterations,)``."""
-        return jnp.concatenate([jnp.atleast_1d(c) for c in self.parts[0]]).astype(dtype)
+        """All costs so far, ``(iterations,)`` (one chunk's costs as they came: no copy)."""
+        parts = self.parts[0]
+        return (parts[0] if len(parts) == 1 else jnp.concatenate(parts)).astype(dtype)
 
     def validation(self, dtype):
         """``(iteration, cost, accuracy)``, one entry per chunk."""
-        ends, vc, va = ([jnp.atleast_1d(v) for v in part] for part in self.parts[1:])
-        return (jnp.concatenate(ends).astype(jnp.int32), jnp.concatenate(vc).astype(dtype),
+        vc, va = ([jnp.atleast_1d(v) for v in part] for part in self.parts[2:])
+        return (jax.device_put(np.concatenate(self.parts[1])), jnp.concatenate(vc).astype(dtype),
                 jnp.concatenate(va).astype(dtype))
 
     def on_host(self, validation: bool) -> tuple[np.ndarray, dict]:
         """The costs (and with ``validation`` the curves, with norms the norms) as NumPy arrays,
         for a checkpoint."""
-        costs, ends, vc, va = (np.concatenate([np.atleast_1d(np.asarray(v)) for v in part])
+        costs, ends, vc, va = (np.concatenate([np.atleast_1d(v) for v in jax.device_get(part)])
                                if part else np.zeros(0) for part in self.parts)
         curves = {"val_iteration": ends, "val_cost": vc, "val_accuracy": va} if validation else {}
         if self.norm_parts[0]:
             curves["grad_norm"], curves["weight_norm"] = (
-                np.concatenate([np.asarray(v) for v in part]) for part in self.norm_parts)
+                np.concatenate(jax.device_get(part)) for part in self.norm_parts)
         return costs, curves
 
 
@@ -258,6 +274,7 @@ class HostLoop:
         self.unit = "epoch" if options.config.batch_size else "iteration"
         self.paths = [jax.tree_util.keystr(p)
                       for p, _ in jax.tree_util.tree_leaves_with_path(state.params)]
+        self.dtype = jax.tree.leaves(state.params)[0].dtype
         self.checkpoints = None if options.checkpoint_dir is None else Checkpoints(
             options.checkpoint_dir, run_identity(options, state))
         self.bar, self.last = None, None
@@ -298,18 +315,22 @@ class HostLoop:
                 self.stopper.check(val_cost)
             self.best = extra.pop(0) if start else None
         self.last = float(costs[-1]) if len(costs) else None
-        history = History([jax.device_put(costs)], *(
-            [jax.device_put(curves[k])] if k in curves else []
-            for k in ("val_iteration", "val_cost", "val_accuracy", "grad_norm", "weight_norm")))
+        history = History([costs], *([curves[k]] if k in curves else [] for k in (
+            "val_iteration", "val_cost", "val_accuracy", "grad_norm", "weight_norm")))
         return start, state._replace(params=params, opt_state=opt_state, batch_stats=stats,
                                      step=jax.device_put(np.int32(start))), history
 
     def after_chunk(self, lo: int, length: int, state, metrics, history: History):
         """Check the chunk's costs, save a checkpoint, advance the progress bar."""
-        metrics = jax.device_get(metrics)  # the one host round trip per chunk
-        self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
-                                        self.unit)
         validation = self.options.validation is not None
+        # the one host round trip per chunk: what the host looks at, nothing more (the bad leaf
+        # is -1 unless the compiled loop watches the gradients)
+        wanted = ["costs"] + ["bad"] * self.options.config.check_finite + (
+            ["val_cost", "val_accuracy"] if validation else [])
+        metrics = metrics._replace(bad=-1)._replace(
+            **jax.device_get({k: getattr(metrics, k) for k in wanted}))
+        self.last = raise_if_not_finite(metrics.costs, metrics.bad, lo, self.last, self.paths,
+                                        self.unit, self.dtype)
         # the best check's params (and statistics): arrays are immutable, no copy needed
         if self.stopper is not None and (self.stopper.check(metrics.val_cost)
                                          or self.best is None):
@@ -317,10 +338,11 @@ class HostLoop:
         if self.checkpoints is not None:
             self.checkpoints.save(lo + length, state.params, self.beside_params(state, self.best),
                                   *history.on_host(validation))
-        if self.bar is None:
+        if self.bar is None and self.options.progress is not False:
             self.bar = Progress(self.options.num_iterations, lo, self.unit, self.options.progress)
-        self.bar.update(length, self.last, *((metrics.val_cost, metrics.val_accuracy)
-                                             if validation else ()))
+        if self.bar is not None:
+            self.bar.update(length, self.last, *((metrics.val_cost, metrics.val_accuracy)
+                                                 if validation else ()))
 
     def close(self):
         if self.bar is not None:

@@ -28,7 +28,10 @@ Contract every transformation here follows:
   float32 params stay float32 even when the learning rate is a float64 tracer.
 - Concrete hyperparameters are checked at construction and raise ``ValueError`` when out of range;
   traced values cannot be checked (there is no host value) and are trusted.
-- States are ``NamedTuple``\\s whose moment trees have the structure and dtypes of the params.
+- States are ``NamedTuple``\\s whose moment trees have the structure and shapes of the params, and
+  their dtypes widened to at least float32: in float16 ``(1 - b2) g^2`` underflows and an ``eps``
+  of 1e-8 rounds to 0, so the moments and the step are computed in float32 and only the update is
+  cast back to the leaf's dtype (optax's ``mu_dtype`` idea, for every moment).
 """
 
 from __future__ import annotations
@@ -71,13 +74,18 @@ def gd_update(params, grads, learning_rate):
 
 
 def _hyper(name, value, **bounds):
-    """A checked scalar hyperparameter as a strongly typed array (the default float dtype).
+    """A checked scalar hyperparameter as a strongly typed array (the default float dtype): a
+    NumPy one for a number (``init`` puts it on the device), a JAX one for a JAX array.
 
     Strong typing keeps the compiled program the same whether the value came from a Python float
     or back from a checkpoint file; tracers pass through unchanged.
     """
     value = _check_hyper(name, value, **bounds)
-    return jnp.asarray(value, jnp.result_type(float)) if not is_traced(value) else value
+    if is_traced(value):
+        return value
+    if isinstance(value, jax.Array):  # already on the device: no transfer
+        return value.astype(jnp.result_type(float))
+    return np.asarray(value, jnp.result_type(float))
 
 
 def _learning_rate(learning_rate):
@@ -109,9 +117,27 @@ def _make(init, update, hyperparams, schedule) -> optax.GradientTransformation:
 
 
 def _ema(decay, averages, values):
-    """``decay * average + (1 - decay) * value`` leaf by leaf: momentum's v, Adam's v and s."""
+    """``decay * average + (1 - decay) * value`` leaf by leaf, in the averages' dtype: momentum's
+    v, Adam's v and s."""
     return jax.tree.map(
-        lambda a, x: _as(decay, x.dtype) * a + _as(1 - decay, x.dtype) * x, averages, values)
+        lambda a, x: _as(decay, a.dtype) * a + _as(1 - decay, a.dtype) * x.astype(a.dtype),
+        averages, values)
+
+
+def _moments(params):
+    """Zeros shaped like the params, in their dtype widened to at least float32."""
+    return jax.tree.map(lambda p: jnp.zeros_like(p, jnp.promote_types(p.dtype, jnp.float32)),
+                        params)
+
+
+def _wide(grads, moments):
+    """The gradients in their moments' dtype (float32 for float16 and bfloat16 leaves)."""
+    return jax.tree.map(lambda g, m: g.astype(m.dtype), grads, moments)
+
+
+def _like(updates, grads):
+    """The updates cast back to each gradient leaf's dtype."""
+    return jax.tree.map(lambda u, g: u.astype(g.dtype), updates, grads)
 
 
 def _as(x, dtype):
@@ -119,12 +145,14 @@ def _as(x, dtype):
     return jnp.asarray(x).astype(dtype)
 
 
-def _zeros_count():
-    return jnp.zeros((), jnp.int32)
-
-
-def _hyperparams_without_schedule(hyperparams):
-    return {k: v for k, v in hyperparams.items() if v is not None}
+def _count_and_hyperparams(hyperparams):
+    """``(count, hyperparams)`` of a new state, the count 0: it and the NumPy numbers go to the
+    device in one explicit transfer (no compiled zeros, no implicit transfer); an optax schedule's
+    ``None`` entry is left out."""
+    hyperparams = {k: v for k, v in hyperparams.items() if v is not None}
+    numpy = {k: v for k, v in hyperparams.items() if isinstance(v, np.ndarray)}
+    count, numpy = jax.device_put((np.zeros((), np.int32), numpy))
+    return count, {**hyperparams, **numpy}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,7 +191,7 @@ def gradient_descent(learning_rate) -> optax.GradientTransformation:
 
 def _gd_init(params, *, hyperparams):
     del params
-    return GradientDescentState(_zeros_count(), _hyperparams_without_schedule(hyperparams))
+    return GradientDescentState(*_count_and_hyperparams(hyperparams))
 
 
 def _gd_update(grads, state, params=None, *, schedule=None):
@@ -182,8 +210,8 @@ class MomentumState(NamedTuple):
 
     Attributes:
       count: number of updates taken so far (an int32 scalar array).
-      v: exponentially weighted average of the gradients; same structure, shapes and dtypes as
-        the params (``v["W"]`` is ``(n_l, n_{l-1})``, ``v["b"]`` is ``(n_l, 1)``).
+      v: exponentially weighted average of the gradients; same structure and shapes as the
+        params, in at least float32 (``v["W"]`` is ``(n_l, n_{l-1})``, ``v["b"]`` is ``(n_l, 1)``).
       hyperparams: ``{"learning_rate", "beta"}``.
     """
 
@@ -217,9 +245,10 @@ def momentum(learning_rate, beta: float = 0.9) -> optax.GradientTransformation:
 
 
 def _momentum_init(params, *, hyperparams):
-    return MomentumState(count=_zeros_count(),
-                         v=jax.tree.map(jnp.zeros_like, params),  # v_dW = 0, same shape as W
-                         hyperparams=_hyperparams_without_schedule(hyperparams))
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return MomentumState(count=count,
+                         v=_moments(params),  # v_dW = 0, same shape as W
+                         hyperparams=hyperparams)
 
 
 def _momentum_update(grads, state, params=None, *, schedule=None):
@@ -228,7 +257,7 @@ def _momentum_update(grads, state, params=None, *, schedule=None):
     lr = _lr_at(state, schedule)
     v = _ema(state.hyperparams["beta"], state.v, grads)  # v = beta v + (1 - beta) dW
     updates = jax.tree.map(lambda v: -_as(lr, v.dtype) * v, v)  # W -= lr * v
-    return updates, state._replace(count=state.count + 1, v=v)
+    return _like(updates, grads), state._replace(count=state.count + 1, v=v)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,7 +269,8 @@ class RMSpropState(NamedTuple):
 
     Attributes:
       count: number of updates taken so far (an int32 scalar array).
-      s: the average of the squared gradients; same structure, shapes and dtypes as the params.
+      s: the average of the squared gradients; same structure and shapes as the params, in at
+        least float32.
       hyperparams: ``{"learning_rate", "beta", "eps"}``.
     """
 
@@ -279,9 +309,10 @@ def rmsprop(learning_rate, beta: float = 0.9, eps: float = 1e-8) -> optax.Gradie
 
 
 def _rmsprop_init(params, *, hyperparams):
-    return RMSpropState(count=_zeros_count(),
-                        s=jax.tree.map(jnp.zeros_like, params),  # s_dW = 0, same shape as W
-                        hyperparams=_hyperparams_without_schedule(hyperparams))
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return RMSpropState(count=count,
+                        s=_moments(params),  # s_dW = 0, same shape as W
+                        hyperparams=hyperparams)
 
 
 def _rmsprop_update(grads, state, params=None, *, schedule=None):
@@ -289,13 +320,14 @@ def _rmsprop_update(grads, state, params=None, *, schedule=None):
     check_same_structure(state.s, grads, "the RMSprop state", "grads")
     hp = state.hyperparams
     lr, eps = _lr_at(state, schedule), hp["eps"]
-    s = _ema(hp["beta"], state.s, jax.tree.map(lambda g: g * g, grads))  # beta s + (1-beta) dW^2
+    g = _wide(grads, state.s)
+    s = _ema(hp["beta"], state.s, jax.tree.map(lambda g: g * g, g))  # beta s + (1-beta) dW^2
 
     def step(g, s):  # W -= lr * dW / (sqrt(s) + eps)
         return -_as(lr, g.dtype) * (g / (jnp.sqrt(s) + _as(eps, g.dtype)))
 
-    updates = jax.tree.map(step, grads, s)
-    return updates, state._replace(count=state.count + 1, s=s)
+    updates = jax.tree.map(step, g, s)
+    return _like(updates, grads), state._replace(count=state.count + 1, s=s)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,8 +339,9 @@ class AdamState(NamedTuple):
 
     Attributes:
       count: number of updates taken so far, ``t``; an int32 scalar array.
-      v: first moment, the average of the gradients; same structure, shapes and dtypes as params.
-      s: second moment, the average of the squared gradients; same structure as params.
+      v: first moment, the average of the gradients; same structure and shapes as the params, in
+        at least float32.
+      s: second moment, the average of the squared gradients; likewise.
       hyperparams: ``{"learning_rate", "b1", "b2", "eps"}``.
     """
 
@@ -352,9 +385,9 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999,
 
 
 def _adam_init(params, *, hyperparams):
-    zeros = lambda: jax.tree.map(jnp.zeros_like, params)
-    return AdamState(count=_zeros_count(), v=zeros(), s=zeros(),
-                     hyperparams=_hyperparams_without_schedule(hyperparams))
+    count, hyperparams = _count_and_hyperparams(hyperparams)
+    return AdamState(count=count, v=_moments(params), s=_moments(params),
+                     hyperparams=hyperparams)
 
 
 def _adam_update(grads, state, params=None, *, schedule=None):
@@ -362,8 +395,9 @@ def _adam_update(grads, state, params=None, *, schedule=None):
     check_same_structure(state.v, grads, "the Adam state", "grads")
     hp = state.hyperparams
     lr, b1, b2, eps = _lr_at(state, schedule), hp["b1"], hp["b2"], hp["eps"]
-    v = _ema(b1, state.v, grads)  # v = b1 v + (1 - b1) dW
-    s = _ema(b2, state.s, jax.tree.map(lambda g: g * g, grads))  # s = b2 s + (1 - b2) dW^2
+    g = _wide(grads, state.s)  # float32 for float16 leaves: g^2 and eps do not underflow
+    v = _ema(b1, state.v, g)  # v = b1 v + (1 - b1) dW
+    s = _ema(b2, state.s, jax.tree.map(lambda g: g * g, g))  # s = b2 s + (1 - b2) dW^2
     count = state.count + jnp.ones((), jnp.int32)  # t += 1
     # 1 - b^t in the hyperparameters' float (float64 under x64), cast per leaf only at the
     # division: computing b^t in a low precision could round it to 1 and divide by zero.
@@ -377,4 +411,4 @@ def _adam_update(grads, state, params=None, *, schedule=None):
         return -_as(lr, v.dtype) * (v_hat / (jnp.sqrt(s_hat) + _as(eps, v.dtype)))
 
     updates = jax.tree.map(step, v, s)
-    return updates, AdamState(count=count, v=v, s=s, hyperparams=hp)
+    return _like(updates, grads), AdamState(count=count, v=v, s=s, hyperparams=hp)

@@ -23,7 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn.batchnorm import MOMENTUM, is_batchnorm
-from jaxdnn.checks import check_problem, check_regularization, check_scalar, is_traced
+from jaxdnn.checks import (
+    check_compute_dtype,
+    check_problem,
+    check_regularization,
+    check_scalar,
+    is_traced,
+)
 from jaxdnn.optimizers import gradient_descent
 from jaxdnn.summary import count_nonfinite
 
@@ -48,6 +54,9 @@ class TrainConfig:
       norms: report each layer's ``||dW_l||`` and ``||W_l||`` per iteration (epoch) in
         ``Metrics.norms``; False leaves them out of the program.
       bn_momentum: the decay of a batch-norm network's running statistics (the course's 0.9).
+      compute_dtype: None, or the dtype name (``"bfloat16"``, ``"float16"``) of mixed precision:
+        products and activations in it, params, optimizer state and gradients in the params'
+        dtype (see :func:`jaxdnn.manual_value_and_grad`).
     """
 
     activations: tuple[str, ...]
@@ -58,6 +67,7 @@ class TrainConfig:
     check_finite: bool = False
     norms: bool = False
     bn_momentum: float = MOMENTUM
+    compute_dtype: str | None = None
 
 
 
@@ -96,7 +106,7 @@ class FitOptions:
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
               batch_size, key, l2, keep_prob, validation_data, progress, chunk_size, check_finite,
               checkpoint_dir, checkpoint_every, norms=False, patience=None,
-              min_delta=None, bn_momentum=MOMENTUM) -> FitOptions:
+              min_delta=None, bn_momentum=MOMENTUM, compute_dtype=None) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
         if optimizer is None:
             optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
@@ -137,9 +147,13 @@ class FitOptions:
         patience, min_delta = _early_stopping(patience, min_delta, validation_data)
         _check_finite_params(params)
         chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
+        dtype = jax.tree.leaves(params)[0].dtype
+        compute = check_compute_dtype(compute_dtype, dtype)
+        _check_narrow_optimizer(optimizer, params)
         config = TrainConfig(tuple(activations), optimizer.update, grad, batch_size,
                              None if keep_prob is None else float(keep_prob), bool(check_finite),
-                             norms=norms, bn_momentum=float(bn_momentum))
+                             norms=norms, bn_momentum=float(bn_momentum),
+                             compute_dtype=None if compute is None else compute.name)
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
                    _directory(checkpoint_dir), patience, min_delta)
@@ -214,6 +228,25 @@ def _check_finite_params(params):
         if not isinstance(leaf, jax.core.Tracer) and (n := count_nonfinite(leaf)):
             raise ValueError(f"the initial params{jax.tree_util.keystr(path)} hold {n} NaN or "
                              "Inf values; training needs finite initial params")
+
+
+def _check_narrow_optimizer(optimizer, params):
+    """With float16 or bfloat16 params, the optimizer's first update from zero gradients and from
+    small ones (1e-3) must be finite: optax's Adam at its defaults divides 0 by 0 in float16 (its
+    eps = 1e-8 rounds to 0 there, and (1 - b2) g^2 underflows)."""
+    dtype = jax.tree.leaves(params)[0].dtype
+    if jnp.finfo(dtype).bits >= 32 or any(map(is_traced, jax.tree.leaves(params))):
+        return
+    state = optimizer.init(params)
+    for g in (0.0, 1e-3):
+        grads = jax.tree.map(lambda p, g=g: jnp.full_like(p, g), params)
+        updates = jax.tree.leaves(optimizer.update(grads, state, params)[0])
+        if not any(map(is_traced, updates)) and sum(map(count_nonfinite, updates)):
+            raise ValueError(
+                f"the optimizer's first update is NaN or Inf for {dtype} params and gradients of "
+                f"{g:g}: in {dtype} an eps of 1e-8 rounds to 0 and (1 - b2) g^2 underflows. Use "
+                "jaxdnn.adam (its moments are float32), an eps of at least 1e-4 (optax.adam(lr, "
+                f"eps=1e-4)), or float32 params with compute_dtype=jnp.{dtype}")
 
 
 def _validation(params, validation_data, activations):

@@ -10,6 +10,7 @@ beyond float round-off.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 
 def W_transposed_times(W, dZ):
@@ -21,15 +22,16 @@ def W_transposed_times(W, dZ):
     return jax.lax.optimization_barrier(W.T) @ dZ
 
 
-def times_transposed(dZ, A_prev):
+def times_transposed(dZ, A_prev, dtype=None):
     """``dZ A_prev^T``: ``(n_l, n_{l-1})`` from ``dZ (n_l, m)`` and ``A_prev (n_{l-1}, m)``.
 
     For a one-unit layer (``n_l = 1``) this is a matrix-vector product, computed as
-    ``(A_prev dZ^T)^T`` so that XLA does not copy ``A_prev^T``.
+    ``(A_prev dZ^T)^T`` so that XLA does not copy ``A_prev^T``. ``dtype``: the product's dtype,
+    its sum over the m examples accumulated in it (None: the operands').
     """
     if dZ.shape[0] == 1:
-        return (A_prev @ dZ.T).T
-    return dZ @ A_prev.T
+        return jnp.matmul(A_prev, dZ.T, preferred_element_type=dtype).T
+    return jnp.matmul(dZ, A_prev.T, preferred_element_type=dtype)
 
 
 def examples_first_products(W1_shape, m: int) -> bool:

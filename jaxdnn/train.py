@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxdnn import speed
@@ -179,7 +180,8 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
         params, opt_state, bad, stats = carry
         # the L2 term's cost and its dW += lambda/m W come from the value-and-grad itself: by
         # hand in the manual pass, by jax.grad in the autodiff one
-        J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k)
+        J, g = vg(params, X_b, Y_b, acts, l2=l2, keep_prob=config.keep_prob, key=k,
+                  compute_dtype=config.compute_dtype)
         # ||dW_l||_F and ||W_l||_F, (L,) each; None (nothing computed) unless asked for
         norms = Norms(*(jnp.stack([jnp.linalg.norm(layer["W"]) for layer in tree])
                         for tree in (g, params))) if config.norms else None
@@ -255,7 +257,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         progress: bool | None = None, chunk_size: int | None = None, check_finite: bool = False,
         checkpoint_dir=None, checkpoint_every: int | None = None, mesh=None,
         norms: bool = False, patience: int | None = None, min_delta: float | None = None,
-        bn_momentum: float = 0.9):
+        bn_momentum: float = 0.9, compute_dtype=None):
     """Train a network by gradient descent (or an optax optimizer), in one compiled loop.
 
     Args:
@@ -308,6 +310,10 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       bn_momentum: for a batch-norm network (see :mod:`jaxdnn.batchnorm`), the decay of the
         running averages of each layer's batch mean and variance, updated after every
         (mini)batch: ``running = bn_momentum * running + (1 - bn_momentum) * batch``.
+      compute_dtype: None, or mixed precision as accelerators train: e.g. ``jnp.bfloat16`` runs
+        the forward and backward products and activations in bfloat16 while the params, the
+        optimizer state and the gradients stay in the params' dtype (float32); see
+        :func:`jaxdnn.manual_value_and_grad`.
 
     Returns:
       ``(params, costs)``: the trained params and ``costs`` of shape ``(num_iterations,)`` where
@@ -337,11 +343,11 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         validation_data=validation_data, progress=progress, chunk_size=chunk_size,
         check_finite=check_finite, checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every, norms=norms, patience=patience, min_delta=min_delta,
-        bn_momentum=bn_momentum)
+        bn_momentum=bn_momentum, compute_dtype=compute_dtype)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    state = TrainState(params, run.optimizer.init(params), jnp.zeros((), jnp.int32),
-                       init_batch_stats(params))
+    step = jax.device_put(np.int32(0))  # explicitly to the device: no implicit transfer
+    state = TrainState(params, run.optimizer.init(params), step, init_batch_stats(params))
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
     if traced:  # no host decisions between chunks: one chunk without validation data
         run = run.traced()

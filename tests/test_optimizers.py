@@ -246,6 +246,17 @@ def test_updates_and_state_keep_leaf_dtype(name, dtype):
         assert leaf.dtype == jnp.result_type(float) and leaf.shape == ()
 
 
+def test_a_new_state_survives_a_donated_one():
+    """New states share one device zero as their count; a caller donating a state must not
+    break the next init."""
+    params = make_params(8, jnp.float32)
+    opt = adam(0.1)
+    jax.jit(lambda s: jax.tree.map(lambda x: x + 1, s), donate_argnums=0)(opt.init(params))
+    updates, state = opt.update(at(grad_sequence(9, params, 1), 0), opt.init(params), params)
+    assert int(state.count) == 1 and all(bool(jnp.all(jnp.isfinite(u)))
+                                         for u in jax.tree.leaves(updates))
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_jit_equals_eager(name):
     params = make_params(10, jnp.float64)

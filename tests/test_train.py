@@ -4,6 +4,8 @@ validation curves, decay schedules, errors (the course's published cat runs: tes
 import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -143,6 +145,42 @@ def test_fit_leaves_the_callers_params_usable():
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=3)
     for b, x in zip(before, jax.tree.leaves(params)):
         np.testing.assert_array_equal(np.asarray(x), b)  # not modified
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(batch_size=8, key=jax.random.key(3)), dict(validation_data="train")],
+    ids=["full", "minibatch", "validation"])
+def test_fit_makes_no_implicit_transfers(kwargs):
+    """Once compiled, a fit call moves nothing between host and device behind the caller's back:
+    its scalars go over explicitly, and only the costs it checks come back (jax.device_get)."""
+    params, X, Y = problem()
+    if kwargs.get("validation_data") == "train":
+        kwargs = dict(validation_data=(X, Y))
+    kw = dict(learning_rate=0.1, num_iterations=6, chunk_size=3, **kwargs)
+    expected = jaxdnn.fit(params, X, Y, ACTS, **kw)  # compiles; the guarded call reuses it
+    with jax.transfer_guard("disallow"):
+        got = jaxdnn.fit(params, X, Y, ACTS, **kw)
+    assert_trees_close(got, expected, rtol=0, what="the guarded call")
+
+
+FIRST_FIT_TRACED = """
+import jax, numpy as np, jaxdnn
+X = jax.device_put(np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
+Y = jax.device_put((np.asarray(X[:1]) > 0).astype(np.float32))
+params = jaxdnn.init_params(jax.random.key(0), [2, 3, 1])
+run = lambda p: jaxdnn.fit(p, X, Y, ("tanh", "sigmoid"), optimizer=jaxdnn.adam(0.01),
+                           num_iterations=3)[1]
+traced = jax.jit(run)(params)  # the process's first fit and init run under a trace
+assert np.array_equal(traced, run(params)), (traced, run(params))
+"""
+
+
+def test_a_first_fit_under_jit_leaves_later_fits_working():
+    """What fit and the optimizers make once per process is made outside any trace: a first
+    call under jit leaks no tracer into the next, eager, one (a fresh process: first calls)."""
+    out = subprocess.run([sys.executable, "-c", FIRST_FIT_TRACED], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_a_second_call_does_not_compile_again():
