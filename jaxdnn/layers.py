@@ -29,7 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn import activations as _act
-from jaxdnn import speed
 from jaxdnn.typing import ArrayLike
 
 
@@ -158,9 +157,9 @@ def linear_backward(
     dZ = _array(dZ, "dZ", (n, m), W.dtype,
                 f"n_l = {n} units of W {W.shape} by m = {m} examples of the cache's A_prev")
     acc = None if grad_dtype is None or jnp.dtype(grad_dtype) == W.dtype else grad_dtype
-    dW = speed.times_transposed(dZ, A_prev, acc) / m  # dZ A_prev^T / m: (n_l, n_{l-1})
+    dW = jnp.matmul(dZ, A_prev.T, preferred_element_type=acc) / m  # (n_l, n_{l-1})
     db = None if b is None else dZ.sum(axis=1, keepdims=True, dtype=acc) / m  # (n_l, 1)
-    dA_prev = speed.W_transposed_times(W, dZ)  # W^T dZ: (n_{l-1}, m)
+    dA_prev = W.T @ dZ  # (n_{l-1}, m)
     return dA_prev, dW, db
 
 

@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn import speed
 from jaxdnn.backward import autodiff_value_and_grad, manual_value_and_grad
 from jaxdnn.batchnorm import init_batch_stats, update_batch_stats
 from jaxdnn.checks import check_problem, is_traced
@@ -197,13 +196,9 @@ def train_steps(config: TrainConfig, length: int, state: TrainState, data: Examp
 
     if not config.batch_size:  # the course layout once, outside the loop, not once per iteration
         X_full, Y_full = data.X.T, data.Y.T  # (n_x, m), (n_L, m)
-        # except X where its products run faster on the examples-first copy: transposed inside
-        # the loop, where XLA takes it as a transposed operand
-        X_inside = speed.examples_first_products(state.params[0]["W"].shape, m)
 
     def full_batch(carry, t):
-        return update(carry, data.X.T if X_inside else X_full, Y_full,
-                      fold_in(k_drop, t))
+        return update(carry, X_full, Y_full, fold_in(k_drop, t))
 
     def epoch(carry, e):
         bs = config.batch_size

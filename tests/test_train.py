@@ -41,8 +41,7 @@ def reference_loop(params, X, Y, lr, n):
     return params, np.array(costs)
 
 
-# m = 2 < n_x = 3: the full-batch loop reads X from its examples-first copy (the layout choice
-# of jaxdnn.speed.examples_first_products), and must still train exactly as the course does
+# m = 2 < n_x = 3 as well: fewer examples than features must train exactly as the course does
 @pytest.mark.parametrize("grad,m", [("manual", 24), ("autodiff", 24), ("manual", 2)])
 def test_fit_equals_the_step_by_step_loop(grad, m):
     params, X, Y = problem(m)

@@ -14,7 +14,6 @@ import numpy as np
 import jaxdnn
 from experiments.bench.measure import device_peak_mib, rss_mib, timed
 from experiments.bench.problems import num_weights
-from jaxdnn.speed import examples_first_products
 
 BATCH, LR, ACTS = 256, 0.05, ("relu", "relu", "sigmoid")
 
@@ -31,7 +30,7 @@ def points(cfg) -> list[dict]:
 def model_mib(dims, m: int, mode: str) -> dict:
     """The memory model's terms, MiB (float32)."""
     data, batch = (dims[0] + dims[-1]) * m * 4 / 2**20, BATCH if mode == "minibatch" else m
-    copies = data * (mode == "minibatch" or examples_first_products((dims[1], dims[0]), m))
+    copies = data * (mode == "minibatch")  # fit's one examples-first copy of X, minibatches only
     terms = {"data": data, "params": (num_weights(dims) + sum(dims[1:])) * 4 / 2**20,
              "caches": 2 * sum(dims[1:]) * batch * 4 / 2**20, "working_copies": copies}
     return {**terms, "total": sum(terms.values())}
