@@ -235,7 +235,8 @@ class History:
     def costs(self, dtype):
         """All costs so far, ``(iterations,)`` (one chunk's costs as they came: no copy)."""
         parts = self.parts[0]
-        return (parts[0] if len(parts) == 1 else jnp.concatenate(parts)).astype(dtype)
+        costs = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+        return costs if costs.dtype == dtype else costs.astype(dtype)  # no dispatch when equal
 
     def validation(self, dtype):
         """``(iteration, cost, accuracy)``, one entry per chunk."""

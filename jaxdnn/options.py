@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +147,11 @@ class FitOptions:
             raise TypeError(f"norms must be True or False, got {norms!r}")
         patience, min_delta = _early_stopping(patience, min_delta, validation_data)
         _check_finite_params(params)
-        chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir)
+        # one chunk unless the host looks between chunks: a progress bar shown (tqdm's rule for
+        # None: stderr is a terminal), validation curves, checkpoints, early stopping
+        looked_at = (progress if progress is not None else sys.stderr.isatty()) or (
+            validation_data is not None or checkpoint_dir is not None)
+        chunk = _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir, looked_at)
         dtype = jax.tree.leaves(params)[0].dtype
         compute = check_compute_dtype(compute_dtype, dtype)
         _check_narrow_optimizer(optimizer, params)
@@ -262,7 +267,7 @@ def _validation(params, validation_data, activations):
     return X_val, Y_val
 
 
-def _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir) -> int:
+def _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir, looked_at) -> int:
     for name, value in (("chunk_size", chunk_size), ("checkpoint_every", checkpoint_every)):
         if value is not None and (isinstance(value, bool)
                                   or not isinstance(value, (int, np.integer)) or value < 1):
@@ -272,7 +277,8 @@ def _chunk(num_iterations, chunk_size, checkpoint_every, checkpoint_dir) -> int:
     if None not in (chunk_size, checkpoint_every) and chunk_size != checkpoint_every:
         raise ValueError("with checkpoints, chunks end at checkpoints: set chunk_size or "
                          "checkpoint_every, not two different values")
-    return int(checkpoint_every or chunk_size or math.ceil(num_iterations / DEFAULT_CHUNKS))
+    return int(checkpoint_every or chunk_size or (
+        math.ceil(num_iterations / DEFAULT_CHUNKS) if looked_at else num_iterations))
 
 
 def _directory(path) -> pathlib.Path | None:

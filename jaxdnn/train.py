@@ -280,9 +280,10 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         softmax outputs) is measured after each chunk, shown with the progress and returned.
       progress: show a ``tqdm`` progress bar, advanced after each chunk; None (default) shows it
         when stderr is a terminal. Never when traced.
-      chunk_size: iterations (epochs) per compiled chunk; default ``ceil(num_iterations / 10)``, or
-        ``checkpoint_every`` when checkpointing. Traced without validation data, the run is one
-        chunk (nothing looks at the results between chunks).
+      chunk_size: iterations (epochs) per compiled chunk; default ``ceil(num_iterations / 10)``
+        where the host looks at the results between chunks (a progress bar shown, validation
+        data, checkpoints: ``checkpoint_every`` then), else the whole run as one chunk (one
+        dispatch). Traced without validation data, the run is one chunk.
       check_finite: also watch every gradient leaf and name the first layer and leaf that became
         non-finite (costs a reduction per leaf per iteration).
       checkpoint_dir: if given, save a checkpoint (see :mod:`jaxdnn.checkpoint`) after every chunk
