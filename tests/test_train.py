@@ -300,7 +300,8 @@ def test_ten_fits_with_new_adam_optimizers_compile_once(caplog):
     assert len({float(c[-1]) for c in costs}) == 9  # and the learning rates did differ
 
 
-@pytest.mark.parametrize("make", [jaxdnn.adam, optax.adam], ids=["jaxdnn.adam", "optax.adam"])
+@pytest.mark.parametrize("make", [jaxdnn.adam, optax.adam, jaxdnn.rmsprop],
+                         ids=["jaxdnn.adam", "optax.adam", "jaxdnn.rmsprop"])
 def test_vmap_over_learning_rates_equals_separate_fits(make):
     params, X, Y = problem()
     lrs = [0.003, 0.03, 0.3]
