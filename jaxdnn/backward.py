@@ -27,7 +27,6 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import numpy as np
 
 from jaxdnn import activations as _act
 from jaxdnn.batchnorm import batchnorm_activation_backward, is_batchnorm
@@ -38,6 +37,7 @@ from jaxdnn.checks import (
     check_problem,
     check_regularization,
     check_Y,
+    is_array,
 )
 from jaxdnn.forward import forward
 from jaxdnn.layers import as_layer_cache, linear_activation_backward, linear_backward
@@ -140,7 +140,7 @@ def backward_from(params, caches, dAL, activations, *, l2=0.0):
       ``grads``: same structure as ``params``.
     """
     dims, dtype, caches, activations, m = check_caches(params, caches, activations, output=False)
-    if not (isinstance(dAL, jax.Array | np.ndarray) and dAL.shape == (dims[-1], m)
+    if not (is_array(dAL) and dAL.shape == (dims[-1], m)
             and dAL.dtype == dtype):
         raise ValueError(f"dAL must have shape {(dims[-1], m)} (dL/dA_L of each example: n_L = "
                          f"{dims[-1]} outputs by m = {m} examples), got "

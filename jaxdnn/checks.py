@@ -1,16 +1,10 @@
 """Input checks: what the public entry points run once, on entry, before any work.
 
-The network-level entry points (``forward``, ``cost``, the value-and-grads, ``predict``, ``fit``,
-``gradient_check``, ...) call :func:`check_network` or :func:`check_problem` first; the layer
-blocks check their few shapes inline (:mod:`jaxdnn.layers`). Shapes, dtypes, tree structure and
-activation names are static under ``jit``, so they are checked in Python and cost nothing at run
-time. Value checks (labels, no NaN/Inf in X) need concrete data: they run whenever the input holds
-values (eager calls, ``fit`` before it compiles) and are skipped for tracers.
-
-Every failure raises ``ValueError`` (wrong shape or value) or ``TypeError`` (wrong kind or dtype)
-whose message names what was expected and what came.
+The network-level entry points call :func:`check_network` or :func:`check_problem` first; the layer
+blocks check their few shapes inline. Shapes, dtypes and names are static under ``jit``: checked in
+Python, free at run time. Value checks (labels, NaN/Inf in X) run on concrete data, not tracers.
+Every failure is a ``ValueError`` or ``TypeError`` naming what was expected and what came.
 """
-
 from __future__ import annotations
 
 import math
@@ -27,6 +21,12 @@ from jaxdnn.summary import count_nonfinite, summarize
 def is_traced(x) -> bool:
     """True when ``x`` is a tracer (under ``jit``/``vmap``/``grad``): it holds no value now."""
     return isinstance(x, jax.core.Tracer)
+
+
+def is_array(x) -> bool:
+    """True for a JAX or NumPy array, or an array JAX hands a traced function as a constant."""
+    return isinstance(x, jax.Array | np.ndarray) or (  # values, not a ShapeDtypeStruct
+        hasattr(x, "__array__") and hasattr(x, "dtype") and not isinstance(x, np.generic))
 
 
 def is_float(dtype) -> bool:
@@ -85,7 +85,7 @@ def check_regularization(l2, keep_prob, key, num_layers: int):
 
 def as_array(x, what: str):
     """``x`` as a JAX array; only arrays (NumPy, JAX, tracers) of numbers are accepted."""
-    if not isinstance(x, (jax.Array, np.ndarray, np.generic)):
+    if not (is_array(x) or isinstance(x, np.generic)):
         raise TypeError(f"{what} must be an array (numpy or jax), got {type(x).__name__}")
     if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == np.bool_):
         raise TypeError(f"{what} must hold numbers, got dtype {x.dtype}")
@@ -134,7 +134,7 @@ def check_params(params) -> tuple[tuple[int, ...], jnp.dtype]:
                 "and tie each example's prediction to the others'; give it 'W' and 'b'")
         for name in names:
             leaf = layer[name]
-            if not isinstance(leaf, (jax.Array, np.ndarray)):
+            if not is_array(leaf):
                 raise TypeError(f"params[{l}]['{name}'] must be an array, got "
                                 f"{type(leaf).__name__}")
             if not is_float(leaf.dtype):

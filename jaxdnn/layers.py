@@ -26,9 +26,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxdnn import activations as _act
+from jaxdnn.checks import is_array
 from jaxdnn.typing import ArrayLike
 
 
@@ -69,7 +69,7 @@ class LayerCache:
 
 def _array(x, what: str, shape, dtype, why: str):
     """``x`` as a floating array of ``shape`` (None: any 2-D) and ``dtype`` (None: any float)."""
-    if not isinstance(x, jax.Array | np.ndarray):
+    if not is_array(x):
         raise TypeError(f"{what} must be an array (numpy or jax), got {type(x).__name__}")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
