@@ -28,7 +28,7 @@ from functools import partial
 
 import jax
 
-from jaxdnn import activations as _act
+from jaxdnn import activations as act
 from jaxdnn.batchnorm import batchnorm_activation_backward, is_batchnorm
 from jaxdnn.checks import (
     check_activations,
@@ -147,7 +147,7 @@ def backward_from(params, caches, dAL, activations, *, l2=0.0):
                          f"{getattr(dAL, 'shape', type(dAL).__name__)} of dtype "
                          f"{getattr(dAL, 'dtype', None)}; expected dtype {dtype}")
     check_regularization(l2, None, None, len(params))
-    dZL = _act.activation_backward(activations[-1])(dAL, caches[-1].Z)  # (n_L, m)
+    dZL = act.activation_backward(activations[-1])(dAL, caches[-1].Z)  # (n_L, m)
     return backward_from_dZ(params, caches, dZL, activations, l2)[0]
 
 

@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdnn import activations as _act
+from jaxdnn import activations as act
 from jaxdnn.checks import as_array, check_scalar
 from jaxdnn.layers import LayerCache, as_layer_cache, linear_backward, linear_forward
 from jaxdnn.typing import ArrayLike
@@ -240,7 +240,7 @@ def batchnorm_activation_forward(
       ``(A_prev, W, None)``, ``Z`` is ``Z_tilde`` and ``bn`` the :class:`BatchNormCache` (None
       at inference).
     """
-    g = _act.activation(activation)
+    g = act.activation(activation)
     Z, linear_cache = linear_forward(A_prev, W, None)  # Z = W A_prev: (n_l, m)
     if running is None:
         Z_tilde, bn = batchnorm_forward(Z, gamma, beta, eps)  # (n_l, m)
@@ -264,7 +264,7 @@ def batchnorm_activation_backward(
       ``(dA_prev, dW, dgamma, dbeta)``: ``dA_prev = W^T dZ`` `(n_{l-1}, m)`, ``dW = dZ A_prev^T /
       m``, and ``dgamma``, ``dbeta`` `(n_l, 1)`.
     """
-    g_backward = _act.activation_backward(activation)
+    g_backward = act.activation_backward(activation)
     bn = cache.bn if isinstance(cache, LayerCache) else None
     if bn is None:
         raise TypeError("cache must be the training-mode LayerCache of "

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdnn import activations as _act
+from jaxdnn import activations as act
 from jaxdnn.checks import is_array
 from jaxdnn.typing import ArrayLike
 
@@ -131,7 +131,7 @@ def linear_activation_forward(
       ``(A, cache)``: ``A`` of shape `(n_l, m)`, and ``LayerCache(linear_cache, Z)`` for
       :func:`linear_activation_backward`.
     """
-    g = _act.activation(activation)
+    g = act.activation(activation)
     Z, linear_cache = linear_forward(A_prev, W, b)
     return g(Z), LayerCache(linear_cache, Z)  # A = g(Z): (n_l, m)
 
@@ -179,7 +179,7 @@ def linear_activation_backward(
     Returns:
       ``(dA_prev, dW, db)`` as :func:`linear_backward`.
     """
-    g_backward = _act.activation_backward(activation)
+    g_backward = act.activation_backward(activation)
     linear_cache, Z = as_layer_cache(cache)
     dA = _array(dA, "dA", Z.shape, Z.dtype, "the shape of the cache's Z")
     dZ = g_backward(dA, Z)  # (n_l, m)
