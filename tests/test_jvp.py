@@ -1,5 +1,6 @@
 """Forward mode by hand: the blocks equal jax.jvp of the forward blocks, and cost_with_manual_jvp
-gives jaxdnn.cost's jvp, jacfwd, linearize, hessian and grad on drawn architectures (float64)."""
+gives jaxdnn.cost's jvp, jacfwd, linearize, hessian and grad on networks that cover every
+activation, L2 and dropout (float64)."""
 
 import jax
 import numpy as np
@@ -57,27 +58,39 @@ def test_the_network_pass_equals_jax_jvp_of_forward_with_dropout():
         jaxdnn.forward_jvp(params, X, acts, dparams, dX[:, :2])
 
 
-def architectures(count=21, seed=0):
-    """``count`` drawn networks, the outputs in turn, a third with L2 and a third with dropout."""
+# The architectures of the transformation tests: every output, every hidden activation, no hidden
+# layer, a width-1 layer, L2, dropout and both at once, in as few networks as cover them (each
+# network is traced and compiled 2 x 5 times over: that, not running them, is these tests' time).
+ARCHITECTURES = [  # (dims, activations, regularisation)
+    ([2, 3, 2, 3], ("relu", "tanh", "softmax"), "l2"),  # softmax; relu, tanh; L2
+    ([3, 2, 3, 2], ("leaky_relu", "sigmoid", "linear"), "dropout"),  # linear; dropout
+    ([2, 1], ("sigmoid",), ""),  # sigmoid, no hidden layer: logistic regression
+    ([3, 1, 1], ("linear", "sigmoid"), "l2+dropout"),  # linear hidden, width 1; both at once
+]
+
+
+def architectures(seed=0):
+    """:data:`ARCHITECTURES` with params (b nonzero), X, Y and m drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    for i in range(count):
-        output = OUTPUTS[i % 3]
-        L = int(rng.integers(1, 4))
-        dims = [int(d) for d in rng.integers(1, 4, L + 1)]
-        if output == "softmax":
-            dims[-1] = max(dims[-1], 2)
-        acts = (*(str(a) for a in rng.choice(HIDDEN, L - 1)), output)
+    for i, (dims, acts, regularisation) in enumerate(ARCHITECTURES):
         m = int(rng.integers(2, 4))
         reg = {}
-        if i % 3 == 1:
+        if "l2" in regularisation:
             reg["l2"] = 0.3
-        if i % 3 == 2 and L > 1:
+        if "dropout" in regularisation:
             reg.update(keep_prob=0.75, key=jax.random.key(i))
         params = random_params(rng, dims, np.float64)
         params = [dict(p, b=as_jax(rng.standard_normal(np.shape(p["b"])), np.float64))
                   for p in params]
         X = as_jax(rng.standard_normal((dims[0], m)), np.float64)
-        yield params, X, labels(rng, output, dims[-1], m), acts, reg, rng
+        yield params, X, labels(rng, acts[-1], dims[-1], m), acts, reg, rng
+
+
+def test_the_architectures_cover_every_activation_and_regularisation():
+    assert {acts[-1] for _, acts, _ in ARCHITECTURES} == set(OUTPUTS)
+    assert {a for _, acts, _ in ARCHITECTURES for a in acts[:-1]} == set(HIDDEN)
+    assert {reg for *_, reg in ARCHITECTURES} == {"", "l2", "dropout", "l2+dropout"}
+    assert {len(dims) - 1 for dims, *_ in ARCHITECTURES} == {1, 2, 3}
 
 
 def transformations(cost, acts, reg, primals, tangents):
@@ -91,10 +104,9 @@ def transformations(cost, acts, reg, primals, tangents):
 
 
 def test_every_transformation_of_the_manual_jvp_cost_equals_that_of_the_cost():
-    """On 21 drawn architectures (7 per output), all compiled as one program."""
+    """On every architecture of :data:`ARCHITECTURES`, all compiled as one program."""
     problems = [(acts, reg, (params, X, Y), tangent_like(rng, (params, X, Y)))
                 for params, X, Y, acts, reg, rng in architectures()]
-    assert {acts[-1] for acts, *_ in problems} == set(OUTPUTS)
 
     @jax.jit
     def both(data):
