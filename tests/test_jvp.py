@@ -133,7 +133,9 @@ def test_check_grads_of_the_manual_jvp_cost_in_both_modes_to_second_order(output
     params = random_params(rng, [3, 3, 2], np.float64)
     X = as_jax(rng.standard_normal((3, 4)), np.float64)
     Y = labels(rng, output, 2, 4)
-    cost = lambda p, x: jaxdnn.cost_with_manual_jvp(p, x, Y, ("tanh", output))
+    # jitted: check_grads evaluates each derivative at many points; compiled once per derivative,
+    # not op by op (the custom_jvp rule is traced through jit just the same)
+    cost = jax.jit(lambda p, x: jaxdnn.cost_with_manual_jvp(p, x, Y, ("tanh", output)))
     check_grads(cost, (params, X), order=2, modes=("fwd", "rev"))
 
 
