@@ -212,19 +212,28 @@ def bn_problem(rng, dims, hidden, output, m):
     return params, X, as_jax(Y, "float64"), (*hidden, output)
 
 
+ARCHITECTURES = [  # (depth, hidden activations, output, m): each output at depth 1 and at 2
+    (1, ("relu",), "sigmoid", 2),  # m = 2: the smallest minibatch
+    (1, ("tanh",), "softmax", 3),
+    (2, ("sigmoid", "linear"), "sigmoid", 7),
+    (2, ("leaky_relu", "relu"), "softmax", 12),
+]
+
+
 def drawn_architectures(n=20, seed=0):
-    """``n`` batch-norm problems: 1 or 2 hidden layers of 2 to 5 units, every hidden activation
-    (in turn), sigmoid and softmax outputs, m from 2 (the smallest minibatch) to 12."""
+    """``n`` batch-norm problems, the i-th on ``ARCHITECTURES[i % 4]``: 1 or 2 hidden layers of 2
+    to 5 units (drawn once per architecture), every hidden activation, sigmoid and softmax
+    outputs, m from 2 (the smallest minibatch) to 12. Each problem draws its own params and data;
+    the problems of one architecture share their shapes, so a check compiles once per
+    architecture (its time is compiling), not once per network."""
     rng = np.random.default_rng(seed)
-    hidden = list(jaxdnn.activations.HIDDEN)
+    dims = [[*(int(d) for d in rng.integers(2, 6, depth + 1)),
+             int(rng.integers(1, 4)) if output == "sigmoid" else int(rng.integers(2, 5))]
+            for depth, _, output, _ in ARCHITECTURES]
     out = []
     for i in range(n):
-        depth = 1 + (i // 2) % 2
-        dims = [int(rng.integers(2, 6)) for _ in range(depth + 1)]
-        output = ("sigmoid", "softmax")[i % 2]
-        dims.append(int(rng.integers(1, 4)) if output == "sigmoid" else int(rng.integers(2, 5)))
-        acts = tuple(hidden[(i + j) % len(hidden)] for j in range(depth))
-        out.append(bn_problem(rng, dims, acts, output, m=(2, 3, 7, 12)[i % 4]))
+        _, hidden, output, m = ARCHITECTURES[i % len(ARCHITECTURES)]
+        out.append(bn_problem(rng, dims[i % len(ARCHITECTURES)], hidden, output, m))
     return out
 
 
@@ -239,17 +248,23 @@ def test_drawn_architectures_cover_every_hidden_activation_and_both_outputs():
 
 def test_manual_gradient_equals_autodiff_on_20_drawn_networks():
     """The hand-derived pass through batchnorm_backward against jax.grad of the cost, float64
-    1e-10, on every drawn network at once: one compiled program, not one per network."""
-    def both(problems):
-        return [(jaxdnn.manual_value_and_grad(p, X, Y, acts),
-                 jaxdnn.autodiff_value_and_grad(p, X, Y, acts))
-                for (p, X, Y), acts in zip(problems, [a for *_, a in PROBLEMS])]
+    1e-10, on every drawn network at once: the networks of each architecture stacked and
+    vmapped, in one compiled program, not one per network."""
+    k = len(ARCHITECTURES)  # network i is entry i // k of architecture i % k's stack
+    stacks = [jax.tree.map(lambda *x: np.stack(x), *(p[:3] for p in PROBLEMS[a::k]))
+              for a in range(k)]
+
+    def both(stacks):
+        return [jax.vmap(lambda p, X, Y, acts=PROBLEMS[a][3]: (
+                    jaxdnn.manual_value_and_grad(p, X, Y, acts),
+                    jaxdnn.autodiff_value_and_grad(p, X, Y, acts)))(*stack)
+                for a, stack in enumerate(stacks)]
 
     with count_compiles() as compiles:
-        results = jax.jit(both)([(p, X, Y) for p, X, Y, _ in PROBLEMS])
+        stacked = jax.jit(both)(stacks)
     assert len(compiles) == 1
-    for i, ((J, g), (J_ref, g_ref)) in enumerate(results):
-        params = PROBLEMS[i][0]
+    for i, params in enumerate(p for p, *_ in PROBLEMS):
+        (J, g), (J_ref, g_ref) = jax.tree.map(lambda x, i=i: x[i // k], stacked[i % k])
         assert jax.tree.structure(g) == jax.tree.structure(params)
         assert [sorted(d) for d in g[:-1]] == [["W", "beta", "gamma"]] * (len(g) - 1)
         np.testing.assert_allclose(J, J_ref, rtol=1e-12)
@@ -257,7 +272,7 @@ def test_manual_gradient_equals_autodiff_on_20_drawn_networks():
 
 
 def test_backward_backward_from_and_the_custom_vjp_equal_autodiff():
-    p, X, Y, acts = PROBLEMS[7]  # softmax output
+    p, X, Y, acts = PROBLEMS[7]  # softmax output, two hidden layers
 
     def all_four(p, X, Y):  # one compiled program
         AL, caches = jaxdnn.forward(p, X, acts)
@@ -364,7 +379,7 @@ def test_predict_accuracy_and_validation_use_the_running_statistics():
 
 
 def test_fit_resumes_bitwise_and_vmap_over_seeds_equals_separate_fits(tmp_path):
-    _, X, Y, acts = PROBLEMS[7]
+    _, X, Y, acts = PROBLEMS[3]  # softmax output, m = 12: minibatches of 5, 5 and 2
     dims = [X.shape[0], 4, 3, Y.shape[0]]
     acts = ("relu", "tanh", acts[-1])
     kw = dict(learning_rate=0.2, num_iterations=6, batch_size=5, key=jax.random.key(1),
