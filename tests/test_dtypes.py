@@ -31,12 +31,12 @@ def eps(dtype):
 
 def problem(dtype, m=32, dims=DIMS, seed=0):
     """Params, X, Y in ``dtype``, and the same values widened to float32 (exactly)."""
-    rng = np.random.default_rng(seed)
-    params = [jax.tree.map(lambda a: a.astype(dtype), p)
+    rng = np.random.default_rng(seed)  # cast in NumPy (ml_dtypes): no eager compile per shape
+    params = [jax.tree.map(lambda a: as_jax(np.asarray(a), dtype), p)
               for p in random_params(rng, dims, np.float32)]
     X = as_jax(rng.standard_normal((dims[0], m)), dtype)
     Y = as_jax(rng.random((dims[-1], m)) < 0.5, dtype)
-    wide = lambda t: jax.tree.map(lambda a: a.astype(jnp.float32), t)
+    wide = lambda t: jax.tree.map(lambda a: as_jax(np.asarray(a), np.float32), t)
     return params, X, Y, wide(params), wide(X), wide(Y)
 
 
@@ -130,8 +130,8 @@ def test_fit_trains_like_float32(dtype, minibatch):
 def test_checkpoints_round_trip_bitwise(dtype, tmp_path):
     params, *_ = problem(dtype)
     opt = jaxdnn.adam(0.01)
-    state = opt.init(params)
-    _, state = opt.update(jax.tree.map(lambda p: p * 0.5, params), state, params)
+    state = jax.jit(lambda params: opt.update(jax.tree.map(lambda p: p * 0.5, params),
+                                              opt.init(params), params)[1])(params)
     path = checkpoint.save(tmp_path / "c.npz", params, state, {}, [1.0], 1)
     got = checkpoint.load(path, like=(params, state))
     for a, b in zip(jax.tree.leaves((params, state)), jax.tree.leaves((got.params,
@@ -141,12 +141,19 @@ def test_checkpoints_round_trip_bitwise(dtype, tmp_path):
                                       np.atleast_1d(b).view(np.uint8))
 
 
+def with_nan(A, i, j):
+    """``A`` with a NaN at ``[i, j]``, planted in NumPy (no eager compile)."""
+    a = np.array(A)
+    a[i, j] = np.nan
+    return as_jax(a, a.dtype)
+
+
 def test_narrow_nans_are_refused_and_numpy_bfloat16_accepted():
-    params, X, Y, *_ = problem(jnp.bfloat16)
+    params, X, Y, p32, *_ = problem(jnp.bfloat16)
     with pytest.raises(ValueError, match="X contains 1 NaN"):
-        jaxdnn.fit(params, X.at[1, 2].set(jnp.nan), Y, ACTS)
+        jaxdnn.fit(params, with_nan(X, 1, 2), Y, ACTS)
     with pytest.raises(ValueError, match="Y contains NaN"):
-        jaxdnn.cost(params, X, Y.at[0, 3].set(jnp.nan), ACTS)
+        jaxdnn.cost(params, X, with_nan(Y, 0, 3), ACTS)
     X_np = np.array(X)  # NumPy's bfloat16 (ml_dtypes)
     assert float(jaxdnn.cost(params, X_np, Y, ACTS)) == float(jaxdnn.cost(params, X, Y, ACTS))
     X_np[0, 0] = np.nan
@@ -154,7 +161,7 @@ def test_narrow_nans_are_refused_and_numpy_bfloat16_accepted():
         jaxdnn.cost(params, X_np, Y, ACTS)
     with pytest.raises(TypeError, match=r"X has dtype bfloat16 but the params are float32.*"
                                         r"compute_dtype='bfloat16'"):
-        jaxdnn.cost(jax.tree.map(lambda p: p.astype(jnp.float32), params), X, Y, ACTS)
+        jaxdnn.cost(p32, X, Y, ACTS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,7 +169,10 @@ def test_narrow_nans_are_refused_and_numpy_bfloat16_accepted():
 
 
 def test_adam_updates_in_float16_stay_finite_where_float16_moments_would_not():
-    params, *_ = problem(jnp.float16)
+    """Eager, op by op, so that every float16 result is rounded to float16 (a compiled program may
+    keep a fused intermediate wider, and optax's float16 Adam then stays finite on ``small``).
+    Square layers: two leaf shapes, so each eager op compiles twice, not six times."""
+    params, *_ = problem(jnp.float16, dims=[4, 4, 4, 4])
     small = jax.tree.map(lambda p: jnp.full_like(p, 1e-3), params)  # (1 - b2) g^2 underflows
     zero = jax.tree.map(jnp.zeros_like, params)  # 0 / (sqrt(0) + eps): eps = 1e-8 is 0 in float16
     for grads in (small, zero):
