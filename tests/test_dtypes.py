@@ -57,26 +57,43 @@ def assert_grads_close(actual, expected, factor, dtype, what):
                                            f"(atol = {factor} eps max|ref| = {atol:.3g})")
 
 
+def inference(params, X, Y, activations):
+    """A_L and the first layer's Z of forward, the cost, predict and accuracy: one program."""
+    AL, caches = jaxdnn.forward(params, X, activations)
+    return (AL, caches[0].Z, jaxdnn.cost(params, X, Y, activations),
+            jaxdnn.predict(params, X, activations), jaxdnn.accuracy(params, X, Y, activations))
+
+
 @pytest.mark.parametrize("dtype", NARROW, ids=["bfloat16", "float16"])
 def test_forward_cost_and_predictions_match_float32(dtype):
     params, X, Y, p32, X32, Y32 = problem(dtype)
-    AL, caches = jit(jaxdnn.forward)(params, X, ACTS)
-    AL32, _ = jit(jaxdnn.forward)(p32, X32, ACTS)
-    assert AL.dtype == dtype and caches[0].Z.dtype == dtype
+    AL, Z1, J, pred, acc = jit(inference)(params, X, Y, ACTS)
+    AL32, _, J32, pred32, _ = jit(inference)(p32, X32, Y32, ACTS)
+    assert AL.dtype == dtype and Z1.dtype == dtype
     np.testing.assert_allclose(np.asarray(AL, np.float32), AL32, rtol=0,
                                atol=VALUE_FACTOR * eps(dtype))
-    J = jit(jaxdnn.cost)(params, X, Y, ACTS)
     assert J.dtype == dtype
-    assert float(J) == pytest.approx(float(jit(jaxdnn.cost)(p32, X32, Y32, ACTS)),
-                                     rel=VALUE_FACTOR * eps(dtype))
+    assert float(J) == pytest.approx(float(J32), rel=VALUE_FACTOR * eps(dtype))
     # predictions agree wherever float32's A_L is not within the tolerance of the threshold
     sure = np.abs(np.asarray(AL32) - 0.5) > VALUE_FACTOR * eps(dtype)
-    pred = np.asarray(jit(jaxdnn.predict)(params, X, ACTS), np.float32)
-    np.testing.assert_array_equal(pred[sure],
-                                  np.asarray(jit(jaxdnn.predict)(p32, X32, ACTS))[sure])
+    pred = np.asarray(pred, np.float32)
+    np.testing.assert_array_equal(pred[sure], np.asarray(pred32)[sure])
     # accuracy: the count of right predictions over m, as predict counts them
     right = np.mean(pred == np.asarray(Y, np.float32))
-    assert float(jit(jaxdnn.accuracy)(params, X, Y, ACTS)) == pytest.approx(right, abs=eps(dtype))
+    assert float(acc) == pytest.approx(right, abs=eps(dtype))
+
+
+def gradients(params, X, Y, activations):
+    """Every gradient entry point, in one program: manual_value_and_grad,
+    autodiff_value_and_grad, jax.grad of cost_with_manual_vjp, and backward_from from dA_L of
+    each example's loss by jax.grad."""
+    AL, caches = jaxdnn.forward(params, X, activations)
+    loss = (lambda A: jnp.sum(-Y * jnp.log(A) - (1 - Y) * jnp.log(1 - A))) if (
+        activations[-1] == "sigmoid") else (lambda A: -jnp.sum(Y * jnp.log(A)))
+    return (jaxdnn.manual_value_and_grad(params, X, Y, activations),
+            jaxdnn.autodiff_value_and_grad(params, X, Y, activations),
+            jax.grad(jaxdnn.cost_with_manual_vjp)(params, X, Y, activations),
+            jaxdnn.backward_from(params, caches, jax.grad(loss)(AL), activations))
 
 
 @pytest.mark.parametrize("dtype", NARROW, ids=["bfloat16", "float16"])
@@ -86,28 +103,18 @@ def test_every_gradient_entry_point_matches_autodiff_and_float32(dtype, output):
     acts = ACTS[:-1] + (output,)
     params, X, Y, p32, X32, Y32 = problem(dtype, dims=dims)
     if output == "softmax":  # one-hot columns, exact in every dtype
-        Y32 = jax.nn.one_hot(jnp.argmax(Y32, axis=0), dims[-1], axis=0, dtype=jnp.float32)
-        Y = Y32.astype(dtype)
-    J, grads = jit(jaxdnn.manual_value_and_grad)(params, X, Y, acts)
-    J_ad, grads_ad = jit(jaxdnn.autodiff_value_and_grad)(params, X, Y, acts)
+        Y32 = as_jax(np.eye(dims[-1])[:, np.argmax(np.asarray(Y32), axis=0)], np.float32)
+        Y = as_jax(np.asarray(Y32), dtype)
+    (J, grads), (J_ad, grads_ad), grads_vjp, grads_from = jit(gradients)(params, X, Y, acts)
     J32, grads32 = jit(jaxdnn.autodiff_value_and_grad)(p32, X32, Y32, acts)
     assert J.dtype == dtype and {g.dtype for g in jax.tree.leaves(grads)} == {jnp.dtype(dtype)}
     assert float(J) == pytest.approx(float(J_ad), rel=VALUE_FACTOR * eps(dtype))
     assert float(J) == pytest.approx(float(J32), rel=VALUE_FACTOR * eps(dtype))
     assert_grads_close(grads, grads_ad, GRAD_FACTOR, dtype, "manual vs autodiff")
     assert_grads_close(grads, grads32, GRAD_FACTOR, dtype, "manual vs float32")
-    # the custom-VJP cost and backward_from, from dA_L of each example's loss by jax.grad
-    assert_grads_close(jit(jax.grad(jaxdnn.cost_with_manual_vjp))(params, X, Y, acts), grads32,
-                       GRAD_FACTOR, dtype, "cost_with_manual_vjp vs float32")
-
-    def from_dAL(params, X, Y, activations):
-        AL, caches = jaxdnn.forward(params, X, activations)
-        loss = (lambda A: jnp.sum(-Y * jnp.log(A) - (1 - Y) * jnp.log(1 - A))) if (
-            output == "sigmoid") else (lambda A: -jnp.sum(Y * jnp.log(A)))
-        return jaxdnn.backward_from(params, caches, jax.grad(loss)(AL), activations)
-
-    assert_grads_close(jit(from_dAL)(params, X, Y, acts), grads32, GRAD_FACTOR, dtype,
-                       "backward_from vs float32")
+    # the custom-VJP cost and backward_from
+    assert_grads_close(grads_vjp, grads32, GRAD_FACTOR, dtype, "cost_with_manual_vjp vs float32")
+    assert_grads_close(grads_from, grads32, GRAD_FACTOR, dtype, "backward_from vs float32")
 
 
 @pytest.mark.parametrize("dtype", NARROW, ids=["bfloat16", "float16"])
@@ -213,10 +220,14 @@ def test_a_float16_divergence_names_the_dtype_not_the_learning_rate():
 
 def test_mixed_precision_gradients_are_float32_and_match_autodiff():
     params, X, Y, p32, X32, Y32 = problem(jnp.bfloat16)
-    J, grads = jaxdnn.manual_value_and_grad(p32, X32, Y32, ACTS, compute_dtype=jnp.bfloat16)
-    J_ad, grads_ad = jaxdnn.autodiff_value_and_grad(p32, X32, Y32, ACTS,
-                                                   compute_dtype=jnp.bfloat16)
-    J32, grads32 = jaxdnn.manual_value_and_grad(p32, X32, Y32, ACTS)
+
+    @jax.jit  # the three in one compiled program, not op by op (130 eager compiles)
+    def three(p32, X32, Y32):
+        return (jaxdnn.manual_value_and_grad(p32, X32, Y32, ACTS, compute_dtype=jnp.bfloat16),
+                jaxdnn.autodiff_value_and_grad(p32, X32, Y32, ACTS, compute_dtype=jnp.bfloat16),
+                jaxdnn.manual_value_and_grad(p32, X32, Y32, ACTS))
+
+    (J, grads), (J_ad, grads_ad), (J32, grads32) = three(p32, X32, Y32)
     assert J.dtype == jnp.float32 and {g.dtype for g in jax.tree.leaves(grads)} == {
         jnp.dtype(jnp.float32)}
     assert float(J) == pytest.approx(float(J_ad), rel=VALUE_FACTOR * eps(jnp.bfloat16))
