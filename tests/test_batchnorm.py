@@ -263,6 +263,7 @@ def test_manual_gradient_equals_autodiff_on_20_drawn_networks():
     with count_compiles() as compiles:
         stacked = jax.jit(both)(stacks)
     assert len(compiles) == 1
+    stacked = jax.tree.map(np.asarray, stacked)  # indexed in NumPy: no eager compiles
     for i, params in enumerate(p for p, *_ in PROBLEMS):
         (J, g), (J_ref, g_ref) = jax.tree.map(lambda x, i=i: x[i // k], stacked[i % k])
         assert jax.tree.structure(g) == jax.tree.structure(params)
@@ -364,16 +365,20 @@ def test_predict_accuracy_and_validation_use_the_running_statistics():
     mean, var = (np.asarray(x) for x in stats[0])
     W, g, b = (np.asarray(params[0][k]) for k in ("W", "gamma", "beta"))
     by_hand = g * (W @ np.asarray(X) - mean) / np.sqrt(var + 1e-5) + b
-    _, caches = jaxdnn.forward(params, X, acts, batch_stats=stats)
-    np.testing.assert_allclose(caches[0].Z, by_hand, rtol=1e-12)
-    AL, _ = jaxdnn.forward(params, X, acts, batch_stats=stats)
-    np.testing.assert_array_equal(jaxdnn.predict(params, X, acts, batch_stats=stats),
-                                  (np.asarray(AL) > 0.5).astype(np.float64))
-    acc = jaxdnn.accuracy(params, X, Y, acts, batch_stats=stats)
+
+    @jax.jit  # forward, predict, accuracy and cost in one compiled program, not op by op
+    def inference(params, X, Y, stats):
+        AL, caches = jaxdnn.forward(params, X, acts, batch_stats=stats)
+        return (AL, caches[0].Z, jaxdnn.predict(params, X, acts, batch_stats=stats),
+                jaxdnn.accuracy(params, X, Y, acts, batch_stats=stats),
+                jaxdnn.cost(params, X, Y, acts, batch_stats=stats))
+
+    AL, Z1, pred, acc, J = inference(params, X, Y, stats)
+    np.testing.assert_allclose(Z1, by_hand, rtol=1e-12)
+    np.testing.assert_array_equal(pred, (np.asarray(AL) > 0.5).astype(np.float64))
     np.testing.assert_allclose(acc, np.mean((np.asarray(AL) > 0.5) == np.asarray(Y)))
     np.testing.assert_allclose(val.accuracy[-1], acc, rtol=1e-12)
-    np.testing.assert_allclose(val.cost[-1], jaxdnn.cost(params, X, Y, acts, batch_stats=stats),
-                               rtol=1e-12)
+    np.testing.assert_allclose(val.cost[-1], J, rtol=1e-12)
     one = jaxdnn.predict(params, X[:, :1], acts, batch_stats=stats)  # inference: one example
     assert one.shape == (Y.shape[0], 1)
 
@@ -383,8 +388,10 @@ def test_fit_resumes_bitwise_and_vmap_over_seeds_equals_separate_fits(tmp_path):
     dims = [X.shape[0], 4, 3, Y.shape[0]]
     acts = ("relu", "tanh", acts[-1])
     kw = dict(learning_rate=0.2, num_iterations=6, batch_size=5, key=jax.random.key(1),
-              progress=False)
-    p = jaxdnn.init_params(jax.random.key(0), dims, dtype=jnp.float64, batchnorm=True)
+              chunk_size=3, progress=False)  # as checkpoint_every: the separate fits below
+    # run the checkpointed run's compiled chunk again instead of compiling one of 6 steps
+    init = jax.jit(lambda k: jaxdnn.init_params(k, dims, dtype=jnp.float64, batchnorm=True))
+    p = init(jax.random.key(0))  # one program, not one per eager op and shape
     whole = jaxdnn.fit(p, X, Y, acts, checkpoint_dir=tmp_path / "a", checkpoint_every=3, **kw)
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "ckpt_00000003.npz").write_bytes(
@@ -395,9 +402,8 @@ def test_fit_resumes_bitwise_and_vmap_over_seeds_equals_separate_fits(tmp_path):
     assert len(jax.tree.leaves(whole[2])) == 4  # mean and var of two layers
 
     keys = jax.random.split(jax.random.key(2), 3)
-    init = lambda k: jaxdnn.init_params(k, dims, dtype=jnp.float64, batchnorm=True)
     fit = lambda k: jaxdnn.fit(init(k), X, Y, acts, **kw)
-    stacked = jax.jit(jax.vmap(fit))(keys)
+    stacked = jax.tree.map(np.asarray, jax.jit(jax.vmap(fit))(keys))  # indexed in NumPy
     for i, k in enumerate(keys):
         assert_trees_close(jax.tree.map(lambda a, i=i: a[i], stacked), fit(k), rtol=1e-12,
                            atol=1e-13, what=f"seed {i}")
