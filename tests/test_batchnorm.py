@@ -43,22 +43,27 @@ def reference_gradients(Z, gamma, beta, dZ_tilde):
     return m * dZ, dgamma, dbeta
 
 
+@jax.jit  # the references in one program (float64 throughout), whatever the mode under test
+def reference(Z, gamma, beta, dZ_tilde):
+    """``Z_tilde``, ``(dZ, dgamma, dbeta)`` and the batch mean and (biased) variance."""
+    return (reference_forward(Z, gamma, beta), reference_gradients(Z, gamma, beta, dZ_tilde),
+            (jnp.mean(Z, 1, keepdims=True), jnp.var(Z, 1, keepdims=True)))
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_backward_equal_the_plain_formula_under_jax_grad(dtype, mode):
     Z, gamma, beta, dZ_tilde = problem(0, dtype=dtype)
     Z_tilde, cache = maybe_jit(jaxdnn.batchnorm_forward, mode, ())(Z, gamma, beta)
     grads = maybe_jit(jaxdnn.batchnorm_backward, mode, ())(dZ_tilde, cache)
-    ref64 = [x.astype(jnp.float64) for x in (Z, gamma, beta, dZ_tilde)]
+    ref_Z_tilde, ref_grads, ref_stats = reference(
+        *(as_jax(np.asarray(x), np.float64) for x in (Z, gamma, beta, dZ_tilde)))
     rtol, atol = TOL[dtype]
     assert Z_tilde.dtype == dtype and all(g.dtype == dtype for g in grads)
-    assert_trees_close(Z_tilde, reference_forward(*ref64[:3]), rtol=rtol, atol=atol,
-                       what="Z_tilde")
-    assert_trees_close(grads, reference_gradients(*ref64), rtol=rtol, atol=atol,
-                       what="(dZ, dgamma, dbeta)")
+    assert_trees_close(Z_tilde, ref_Z_tilde, rtol=rtol, atol=atol, what="Z_tilde")
+    assert_trees_close(grads, ref_grads, rtol=rtol, atol=atol, what="(dZ, dgamma, dbeta)")
     # the cache exposes the batch statistics for the running averages
-    assert_trees_close((cache.mean, cache.var),
-                       (jnp.mean(ref64[0], 1, keepdims=True), jnp.var(ref64[0], 1, keepdims=True)),
-                       rtol=rtol, atol=atol, what="batch mean and var")
+    assert_trees_close((cache.mean, cache.var), ref_stats, rtol=rtol, atol=atol,
+                       what="batch mean and var")
 
 
 def test_backward_passes_a_finite_difference_gradient_check():
@@ -175,8 +180,9 @@ def test_other_blocks_reject_bad_input():
 
 def test_init_params_with_batchnorm():
     key = jax.random.key(0)
-    params = jaxdnn.init_params(key, [5, 4, 3, 1], batchnorm=True, dtype=jnp.float64)
-    plain = jaxdnn.init_params(key, [5, 4, 3, 1], dtype=jnp.float64)
+    params, plain = jax.jit(lambda key: [  # one program, not one per eager op and shape
+        jaxdnn.init_params(key, [5, 4, 3, 1], batchnorm=bn, dtype=jnp.float64)
+        for bn in (True, False)])(key)
     assert [sorted(p) for p in params] == [["W", "beta", "gamma"]] * 2 + [["W", "b"]]
     for p, q in zip(params, plain):
         np.testing.assert_array_equal(p["W"], q["W"])  # W drawn as without batch norm
@@ -186,7 +192,8 @@ def test_init_params_with_batchnorm():
         np.testing.assert_array_equal(p["beta"], np.zeros((n, 1)))
     np.testing.assert_array_equal(params[2]["b"], np.zeros((1, 1)))
     # one layer: no hidden layer to normalise
-    assert sorted(jaxdnn.init_params(key, [5, 1], batchnorm=True)[0]) == ["W", "b"]
+    one = jax.eval_shape(lambda key: jaxdnn.init_params(key, [5, 1], batchnorm=True), key)
+    assert sorted(one[0]) == ["W", "b"]
     with pytest.raises(TypeError, match="batchnorm must be True or False"):
         jaxdnn.init_params(key, [5, 1], batchnorm="yes")
 
@@ -286,7 +293,8 @@ def test_backward_backward_from_and_the_custom_vjp_equal_autodiff():
     for got, what in ((g, "backward"), (g_from, "backward_from"), (g_vjp, "custom VJP")):
         assert_trees_close(got, g_ref, rtol=1e-10, atol=1e-12, what=what)
     assert_trees_close(dX, dX_ref, rtol=1e-10, atol=1e-12, what="custom VJP dJ/dX")
-    _, inference = jaxdnn.forward(p, X, acts, batch_stats=jaxdnn.init_batch_stats(p))
+    _, inference = jax.jit(lambda p, X: jaxdnn.forward(  # one program, not op by op
+        p, X, acts, batch_stats=jaxdnn.init_batch_stats(p)))(p, X)
     assert inference[0].bn is None
     with pytest.raises(ValueError, match=r"caches\[0\] has no batch statistics"):
         jaxdnn.backward(p, inference, Y, acts)
