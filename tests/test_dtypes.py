@@ -21,6 +21,8 @@ from .conftest import as_jax, random_params
 NARROW = [jnp.bfloat16, jnp.float16]
 ACTS = ("tanh", "tanh", "sigmoid")
 DIMS = [3, 5, 4, 1]
+SQUARE = [4, 4, 4, 4]  # three layers, two leaf shapes: for the tests that run ops eagerly (each
+# eager op compiles once per shape and dtype), where no tolerance depends on the network
 VALUE_FACTOR = 8  # values (A_L, costs): a few roundings per layer
 GRAD_FACTOR = 32  # gradients, relative to the leaf's largest entry: the backward pass adds its own
 
@@ -156,7 +158,7 @@ def with_nan(A, i, j):
 
 
 def test_narrow_nans_are_refused_and_numpy_bfloat16_accepted():
-    params, X, Y, p32, *_ = problem(jnp.bfloat16)
+    params, X, Y, p32, *_ = problem(jnp.bfloat16, dims=SQUARE)  # eager entry points
     with pytest.raises(ValueError, match="X contains 1 NaN"):
         jaxdnn.fit(params, with_nan(X, 1, 2), Y, ACTS)
     with pytest.raises(ValueError, match="Y contains NaN"):
@@ -179,7 +181,7 @@ def test_adam_updates_in_float16_stay_finite_where_float16_moments_would_not():
     """Eager, op by op, so that every float16 result is rounded to float16 (a compiled program may
     keep a fused intermediate wider, and optax's float16 Adam then stays finite on ``small``).
     Square layers: two leaf shapes, so each eager op compiles twice, not six times."""
-    params, *_ = problem(jnp.float16, dims=[4, 4, 4, 4])
+    params, *_ = problem(jnp.float16, dims=SQUARE)
     small = jax.tree.map(lambda p: jnp.full_like(p, 1e-3), params)  # (1 - b2) g^2 underflows
     zero = jax.tree.map(jnp.zeros_like, params)  # 0 / (sqrt(0) + eps): eps = 1e-8 is 0 in float16
     for grads in (small, zero):
@@ -197,7 +199,7 @@ def test_adam_updates_in_float16_stay_finite_where_float16_moments_would_not():
 
 
 def test_fit_refuses_an_optimizer_that_divides_zero_by_zero_in_float16():
-    params, X, Y, *_ = problem(jnp.float16)
+    params, X, Y, *_ = problem(jnp.float16, dims=SQUARE)  # fit checks the optimizer eagerly
     with pytest.raises(ValueError, match=r"first update is NaN or Inf for float16.*eps.*"
                                          r"compute_dtype=jnp.float16"):
         jaxdnn.fit(params, X, Y, ACTS, optimizer=optax.adam(0.01), num_iterations=2)
