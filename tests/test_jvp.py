@@ -50,10 +50,16 @@ def test_the_network_pass_equals_jax_jvp_of_forward_with_dropout():
     X = as_jax(rng.standard_normal((3, 5)), np.float64)
     acts, key = ("relu", "tanh", "softmax"), jax.random.key(3)
     dparams, dX = tangent_like(rng, params), tangent_like(rng, X)
-    (AL, dAL), _ = jaxdnn.forward_jvp(params, X, acts, dparams, dX, keep_prob=0.7, key=key)
-    expected = jax.jvp(lambda p, x: jaxdnn.forward(p, x, acts, keep_prob=0.7, key=key)[0],
-                       (params, X), (dparams, dX))
-    assert_trees_close((AL, dAL), expected, **TOL, what="forward_jvp")
+
+    @jax.jit  # both in one compiled program, not op by op
+    def both(params, X, dparams, dX):
+        (AL, dAL), _ = jaxdnn.forward_jvp(params, X, acts, dparams, dX, keep_prob=0.7, key=key)
+        expected = jax.jvp(lambda p, x: jaxdnn.forward(p, x, acts, keep_prob=0.7, key=key)[0],
+                           (params, X), (dparams, dX))
+        return (AL, dAL), expected
+
+    got, expected = both(params, X, dparams, dX)
+    assert_trees_close(got, expected, **TOL, what="forward_jvp")
     with pytest.raises(ValueError, match="dX must have the shape of X"):
         jaxdnn.forward_jvp(params, X, acts, dparams, dX[:, :2])
 
@@ -122,6 +128,7 @@ def test_every_transformation_of_the_manual_jvp_cost_equals_that_of_the_cost():
 
 def test_the_l2_strength_has_its_tangent():
     params, X, Y, acts, _, rng = next(architectures(seed=4))
+    # eager: the custom_jvp rule run op by op (the other tests here compile it)
     manual = jax.jvp(lambda l2: jaxdnn.cost_with_manual_jvp(params, X, Y, acts, l2=l2),
                      (0.3,), (1.0,))
     auto = jax.jvp(lambda l2: jaxdnn.cost(params, X, Y, acts, l2=l2), (0.3,), (1.0,))
@@ -142,7 +149,8 @@ def test_check_grads_of_the_manual_jvp_cost_in_both_modes_to_second_order(output
 def test_under_jit_and_with_bad_input():
     params, X, Y, acts, _, rng = next(architectures(seed=6))
     f = jax.jit(jax.grad(jaxdnn.cost_with_manual_jvp), static_argnums=3)
-    assert_trees_close(f(params, X, Y, acts), jax.grad(jaxdnn.cost)(params, X, Y, acts), **TOL,
+    reference = jax.jit(jax.grad(jaxdnn.cost), static_argnums=3)  # compiled, not op by op
+    assert_trees_close(f(params, X, Y, acts), reference(params, X, Y, acts), **TOL,
                        what="jit(grad)")
     with pytest.raises(ValueError):
         jaxdnn.cost_with_manual_jvp(params, X, Y[0], acts)
