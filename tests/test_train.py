@@ -1,11 +1,10 @@
 """fit and train_steps: equality with independent loops, vmap and sweeps without recompiling,
-validation curves, decay schedules, errors (the course's published cat runs: test_course.py)."""
+validation curves, decay schedules, errors (the course's published cat runs: test_course.py; a
+process whose first fit runs under jit: test_determinism.py, in its fresh process)."""
 
 import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -160,26 +159,6 @@ def test_fit_makes_no_implicit_transfers(kwargs):
     with jax.transfer_guard("disallow"):
         got = jaxdnn.fit(params, X, Y, ACTS, **kw)
     assert_trees_close(got, expected, rtol=0, what="the guarded call")
-
-
-FIRST_FIT_TRACED = """
-import jax, numpy as np, jaxdnn
-X = jax.device_put(np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
-Y = jax.device_put((np.asarray(X[:1]) > 0).astype(np.float32))
-params = jaxdnn.init_params(jax.random.key(0), [2, 3, 1])
-run = lambda p: jaxdnn.fit(p, X, Y, ("tanh", "sigmoid"), optimizer=jaxdnn.adam(0.01),
-                           num_iterations=3)[1]
-traced = jax.jit(run)(params)  # the process's first fit and init run under a trace
-assert np.array_equal(traced, run(params)), (traced, run(params))
-"""
-
-
-def test_a_first_fit_under_jit_leaves_later_fits_working():
-    """What fit and the optimizers make once per process is made outside any trace: a first
-    call under jit leaks no tracer into the next, eager, one (a fresh process: first calls)."""
-    out = subprocess.run([sys.executable, "-c", FIRST_FIT_TRACED], capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_a_second_call_does_not_compile_again():
