@@ -26,11 +26,13 @@ from jaxdnn.gradcheck.__main__ import main
 from .conftest import as_jax, count_compiles, random_params
 
 COURSE = gradient_check_test_case()
+SMOOTH = (*COURSE[:3], ("tanh", "tanh", "sigmoid"))  # no kinks: second derivatives everywhere
 W_AND_B = [f"[{l}]['{k}']" for l in range(3) for k in "Wb"]
-# compiled once per shape and shared by every planted grad_fn (eagerly, every primitive of the
-# pass would compile at each new shape)
+# compiled once per shape and shared by every planted grad_fn and the tests' own references
+# (eagerly, every primitive of the pass would compile at each new shape)
 manual_value_and_grad = jax.jit(jaxdnn.manual_value_and_grad,
                                 static_argnames=("activations", "keep_prob"))
+autodiff_value_and_grad = jax.jit(jaxdnn.autodiff_value_and_grad, static_argnames="activations")
 
 
 def planted(*bugs):
@@ -96,8 +98,8 @@ def dead_network():
 
 def test_a_dead_relu_layer_has_zero_gradients_and_no_false_alarm():
     problem = dead_network()
-    _, g = jaxdnn.autodiff_value_and_grad(*problem)
-    assert all(float(jnp.max(jnp.abs(x))) == 0.0 for x in jax.tree.leaves(g))
+    _, g = autodiff_value_and_grad(*problem)
+    assert all(not np.asarray(x).any() for x in jax.tree.leaves(g))
     report = jaxdnn.gradient_check(*problem)
     assert report.passed and "MISMATCH" not in str(report), str(report)
     b3 = report["[2]['b']"]
@@ -113,16 +115,18 @@ def test_a_dead_relu_layer_has_zero_gradients_and_no_false_alarm():
 
 
 def kinked_course_network():
-    """The course's network with unit 0 of layer 1 exactly at its kink for example 0."""
+    """The course's network with unit 0 of layer 1 exactly at its kink for example 0 (set in
+    NumPy: eager JAX would compile each operation)."""
     params, X, Y, acts = gradient_check_test_case()
-    b = params[0]["b"].at[0, 0].set(-(params[0]["W"][0] @ X[:, 0]))
-    params = [dict(params[0], b=b), *params[1:]]
+    b = np.asarray(params[0]["b"]).copy()
+    b[0, 0] = -(np.asarray(params[0]["W"])[0] @ np.asarray(X)[:, 0])
+    params = [dict(params[0], b=as_jax(b, np.float64)), *params[1:]]
     return params, X, Y, acts
 
 
 def test_entries_at_a_relu_kink_are_reported_as_kinks_not_mismatches():
     params, X, Y, acts = kinked_course_network()
-    Z1 = params[0]["W"] @ X + params[0]["b"]
+    Z1 = np.asarray(params[0]["W"]) @ np.asarray(X) + np.asarray(params[0]["b"])
     assert abs(float(Z1[0, 0])) < 1e-7  # within eps of the kink
     report = jaxdnn.gradient_check(params, X, Y, acts)
     assert report.passed, str(report)
@@ -133,8 +137,8 @@ def test_entries_at_a_relu_kink_are_reported_as_kinks_not_mismatches():
     # at those entries the centred difference disagrees with the one-sided derivative: without
     # the kink rule they would be mismatches
     n = numeric_grad(lambda p: jaxdnn.cost(p, X, Y, acts), params)
-    _, g = jaxdnn.manual_value_and_grad(params, X, Y, acts)
-    assert abs(float(n[0]["b"][0, 0] - g[0]["b"][0, 0])) > 1e-3
+    _, g = manual_value_and_grad(params, X, Y, activations=acts)
+    assert abs(float(np.asarray(n[0]["b"])[0, 0] - np.asarray(g[0]["b"])[0, 0])) > 1e-3
 
 
 def l2_bug(layer):
@@ -150,7 +154,7 @@ def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg)
 
     def spy(*args, **kwargs):
         seen.append(kwargs)
-        return jaxdnn.manual_value_and_grad(*args, **kwargs)
+        return manual_value_and_grad(*args, **kwargs)
 
     report = jaxdnn.gradient_check(*COURSE, grad_fn=spy, **reg)
     assert report.passed, str(report)
@@ -163,7 +167,7 @@ def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg)
 def test_dropout_masks_are_the_same_in_every_evaluation():
     """A grad_fn that drops other units than the cost does is flagged: the masks matter, and the
     passing check above therefore used the same masks as the finite differences."""
-    other_key = lambda p, X, Y, a, **kw: jaxdnn.manual_value_and_grad(
+    other_key = lambda p, X, Y, a, **kw: manual_value_and_grad(
         p, X, Y, a, **{**kw, "key": jax.random.key(6)})
     report = jaxdnn.gradient_check(*COURSE, keep_prob=0.8, key=jax.random.key(5),
                                    grad_fn=other_key)
@@ -273,10 +277,10 @@ doubled_dX_cost = cost_with_rule(_doubled_dX)
 
 
 def test_dJ_dX_of_the_manual_vjp_cost_is_checked_and_a_wrong_one_flagged():
-    report = input_gradient_check(*COURSE)
+    report = input_gradient_check(*SMOOTH)
     assert report.passed and report.of == "dJ/dX", str(report)
     assert [l.path for l in report.leaves] == ["X"] and report["X"].shape == (4, 3)
-    bad = input_gradient_check(*COURSE, cost_fn=doubled_dX_cost)
+    bad = input_gradient_check(*SMOOTH, cost_fn=doubled_dX_cost)
     assert bad.failed_leaves == ("X",)
     assert bad["X"].worst_manual == pytest.approx(2 * bad["X"].worst_numeric, rel=1e-6)
 
@@ -298,9 +302,6 @@ def test_float32_mode_uses_tolerances_from_its_round_off():
     assert small.failed_leaves == ("[2]['W']",)
 
 
-SMOOTH = (*COURSE[:3], ("tanh", "tanh", "sigmoid"))
-
-
 def _first_order_only(activations, res):
     """Right gradient, but its rule treats W2 as a constant: d(grad)/dW2 is lost."""
     params, X, Y = res
@@ -312,7 +313,7 @@ first_order_only_cost = cost_with_rule(_first_order_only)
 
 
 def test_hessian_vector_products_of_the_manual_vjp_and_a_wrong_second_order():
-    report = hessian_check(*SMOOTH, num_directions=2)
+    report = hessian_check(*SMOOTH)  # 4 directions, the default
     assert report.passed and report.of == "Hessian-vector", str(report)
     assert report.manual_vs_autodiff < 1e-13
     # first order right, second order wrong on one leaf: flagged there only
@@ -335,8 +336,9 @@ def test_report_as_json():
 
 def test_a_second_check_of_the_same_network_does_not_compile():
     params, X, Y, acts = COURSE
-    other = jax.tree.map(lambda x: 1.1 * x, params)
-    other_X = 0.5 * X  # outside the count: an eager multiply compiles the first time it runs
+    # another point and other data of the same shapes, made in NumPy (no compiles)
+    other = jax.tree.map(lambda x: as_jax(1.1 * np.asarray(x), np.float64), params)
+    other_X = as_jax(0.5 * np.asarray(X), np.float64)
     for kw in (dict(), dict(num_directions=2)):
         jaxdnn.gradient_check(params, X, Y, acts, **kw)
         with count_compiles() as compiles:
@@ -345,26 +347,33 @@ def test_a_second_check_of_the_same_network_does_not_compile():
         assert len(compiles) == 0
 
 
-def test_command_line_runs_every_check_with_every_option(capsys):
-    code = main(["--layers", "3,4,3", "--output", "softmax", "--m", "5", "--l2", "0.7",
-                 "--keep-prob", "0.8", "--directions", "2", "--dtype", "float32",
-                 "--checks", "params,inputs,hessian", "--json"])
+def test_command_line_runs_every_check_as_json(capsys):
+    """Every check, as JSON, on a network of SMOOTH's shapes and activations: the checks run the
+    programs the tests above compiled for SMOOTH (only the random problem and the default
+    grad_fn's pass are new)."""
+    code = main(["--layers", "4,5,3,1", "--activations", "tanh,tanh,sigmoid", "--m", "3",
+                 "--l2", "0.7", "--checks", "params,inputs,hessian", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["passed"], out
-    assert out["params"]["l2"] == 0.7 and out["params"]["keep_prob"] == 0.8
-    assert out["params"]["dtype"] == "float32" and out["params"]["num_directions"] == 2
+    assert out["params"]["l2"] == 0.7 and out["params"]["keep_prob"] is None
+    assert out["params"]["dtype"] == "float64" and out["params"]["mode"] == "coordinates"
     assert out["inputs"]["of"] == "dJ/dX" and out["hessian"]["of"] == "Hessian-vector"
+    assert out["hessian"]["num_directions"] == 4  # the default without --directions
 
 
-def test_command_line_table_batchnorm_and_bad_arguments(capsys):
-    assert main(["--layers", "5,4,3,1", "--activations", "relu,tanh,sigmoid", "--m", "6",
-                 "--batchnorm"]) == 0
+def test_command_line_table_with_batchnorm_softmax_float32_directions_dropout(capsys):
+    """The table, and the other options: --output, --batchnorm, --dtype, --directions,
+    --keep-prob; then bad arguments."""
+    assert main(["--layers", "5,4,3,2", "--output", "softmax", "--m", "6", "--batchnorm",
+                 "--dtype", "float32", "--directions", "2", "--keep-prob", "0.8"]) == 0
     out = capsys.readouterr().out
-    assert "batch norm" in out and "PASSED" in out
+    assert "activations ['relu', 'relu', 'softmax']" in out and "batch norm" in out
+    assert "2 random directions per leaf, float32, keep_prob = 0.8" in out and "PASSED" in out
     assert all(leaf in out for leaf in ("[1]['gamma']", "[1]['beta']", "[2]['b']"))
     assert "[1]['b']" not in out
-    with pytest.raises(SystemExit) as e:
-        main(["--layers", "5,4,1", "--activations", "relu,swish"])
+    with pytest.raises(SystemExit) as e:  # the same network as above: no new random problem
+        main(["--layers", "5,4,3,2", "--activations", "relu,swish,softmax", "--m", "6",
+              "--batchnorm", "--dtype", "float32"])
     assert e.value.code == 2 and "unknown activation 'swish'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--checks", "params,gradients"])
@@ -411,8 +420,10 @@ def layer_norm_problem():
     return p, (as_jax(rng.standard_normal((4, 3)), np.float64),)
 
 
-LN_BUG = partial(layer_norm_grad, bug="dx")
-LN_JVP_BUG = partial(layer_norm_grad, bug="jvp")
+# each compiled once per dtype (eagerly, each operation would compile on its own in each dtype)
+LN_GRAD = jax.jit(layer_norm_grad)
+LN_BUG = jax.jit(partial(layer_norm_grad, bug="dx"))
+LN_JVP_BUG = jax.jit(partial(layer_norm_grad, bug="jvp"))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -420,7 +431,7 @@ LN_JVP_BUG = partial(layer_norm_grad, bug="jvp")
 def test_check_passes_a_hand_gradient_and_flags_a_planted_bug_on_its_leaf(dtype, num_directions):
     p, args = layer_norm_problem()
     kw = dict(args=args, num_directions=num_directions, dtype=dtype)
-    good = check(layer_norm_loss, p, grad_fn=layer_norm_grad, **kw)
+    good = check(layer_norm_loss, p, grad_fn=LN_GRAD, **kw)
     assert good.passed and good.of == "gradient" and good.dtype == dtype, str(good)
     assert [l.path for l in good.leaves] == ["['b']", "['g']", "['x']"]
     assert good.kink_leaves == ()
@@ -435,7 +446,7 @@ def test_check_agrees_with_gradient_check_on_a_network():
     """gradient_check is check of jaxdnn.cost: the same per-leaf figures."""
     params, X, Y, acts = COURSE
     via_check = check(lambda p, X, Y: jaxdnn.cost(p, X, Y, acts), params, args=(X, Y),
-                      grad_fn=lambda p, X, Y: jaxdnn.manual_value_and_grad(p, X, Y, acts)[1])
+                      grad_fn=lambda p, X, Y: manual_value_and_grad(p, X, Y, acts)[1])
     report = jaxdnn.gradient_check(*COURSE)
     for a, b in zip(via_check.leaves, report.leaves):
         assert a.path == b.path and a.manual_vs_numeric == pytest.approx(b.manual_vs_numeric,
@@ -496,7 +507,7 @@ def test_the_overall_figure_leaves_kinks_out():
 def test_second_order_checks_forward_mode_products_of_grad_fn(dtype):
     p, args = layer_norm_problem()
     kw = dict(args=args, order=2, num_directions=2, dtype=dtype)
-    good = check(layer_norm_loss, p, grad_fn=layer_norm_grad, **kw)
+    good = check(layer_norm_loss, p, grad_fn=LN_GRAD, **kw)
     assert good.passed and good.of == "Hessian-vector", str(good)
     assert good["['x']"].shape == (4, 3) and good.num_directions == 2
     # right values, wrong derivative: invisible to the first-order check, flagged on its leaf
