@@ -159,10 +159,9 @@ def main(argv=None) -> dict:
     axes[0][0].set_ylabel("training cost (log scale)")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Digits: cost per epoch, each seed (thin) and their mean (thick)", fontsize=11)
-    fig.tight_layout()
     add_plot(result, fig, "cost_curves.png",
              "Digits: training cost per epoch with and without batch norm at each learning rate "
-             "(missing curves diverged).")
+             "(missing curves diverged).", tight_layout=True)
     return finish(result)
 
 

@@ -118,9 +118,9 @@ def main(argv=None) -> dict:
                           f"test {100 * test:.0f} %", coarse=cfg.quick)
     fig.suptitle(f"Circles: decision boundaries after {cfg.num_iterations} iterations "
                  f"(lr {cfg.learning_rate:g}), training points", fontsize=12)
-    fig.tight_layout()
     add_plot(result, fig, "decision_boundaries.png",
-             "Circles: the decision boundary each initialisation leads to (training set).")
+             "Circles: the decision boundary each initialisation leads to (training set).",
+             tight_layout=True)
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for init, (_, costs, _, _) in runs.items():
@@ -177,10 +177,9 @@ def norms_plot(result: dict, norms: dict) -> None:
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("gradient norm (log scale)")
     fig.suptitle("Circles: each layer's gradient norm per iteration, by initialisation")
-    fig.tight_layout()
     add_plot(result, fig, "gradient_norms.png",
              "Circles: each layer's gradient norm ||dW_l|| per iteration for each "
-             "initialisation (log scale; zeros never appear on it).")
+             "initialisation (log scale; zeros never appear on it).", tight_layout=True)
 
 
 if __name__ == "__main__":

@@ -241,10 +241,9 @@ def confusion_plot(result, cfg, y_test, jx_pred, sk_pred):
         ax.set_title(f"{name}, seed {cfg.seeds[0]}: {int(np.trace(cm))} / {cm.sum()} right",
                      fontsize=10)
         result["data"][f"confusion_matrix_{name}"] = cm
-    fig.tight_layout()
     add_plot(result, fig, "confusion_matrix.png",
              f"Digits 8x8: confusion matrices on the test set (rows: true digit, columns: "
-             f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80)
+             f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80, tight_layout=True)
 
 
 def misclassified_plot(result, cfg, X_test, y_test, probs, max_shown=24):
@@ -262,10 +261,9 @@ def misclassified_plot(result, cfg, X_test, y_test, probs, max_shown=24):
     fig.suptitle(f"jaxdnn, seed {cfg.seeds[0]}: {len(wrong)} of {len(y_test)} test digits "
                  f"misclassified" + (f" (first {len(shown)} shown)" if len(wrong) > len(shown)
                                      else ""), fontsize=9)
-    fig.tight_layout()
     add_plot(result, fig, "misclassified.png",
              "Digits 8x8: misclassified test digits, titled true -> predicted (the "
-             "softmax probability of the prediction).", dpi=80)
+             "softmax probability of the prediction).", dpi=80, tight_layout=True)
 
 
 def cost_plot(result, cfg, jx, sk):
@@ -318,10 +316,9 @@ def spiral_part(result, cfg):
         decision_boundary(ax, predictor(params, acts, dtype), X_np, y,
                           f"{name}: {100 * train:.1f} % train, {100 * test:.1f} % test",
                           coarse=cfg.quick, margin=0.2)
-    fig.tight_layout()
     add_plot(result, fig, "spiral_regions.png",
              f"{K}-arm spiral: decision regions of a linear softmax classifier and of one "
-             "hidden relu layer (training points shown).", dpi=80)
+             "hidden relu layer (training points shown).", dpi=80, tight_layout=True)
 
 
 def main(argv=None) -> dict:

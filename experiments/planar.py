@@ -251,10 +251,9 @@ def main(argv=None) -> dict:
         ax.axis("off")
     fig.suptitle(f"Planar flower: decision boundaries by hidden-layer size ({cfg.sweep_iterations} "
                  f"iterations, lr {cfg.learning_rate:g}, course init)", fontsize=12)
-    fig.tight_layout()
     add_plot(result, fig, "decision_boundaries.png",
              "Planar flower: logistic regression and one hidden tanh layer of n_h units; "
-             "title: training accuracy, ours vs the course's.", dpi=72)
+             "title: training accuracy, ours vs the course's.", dpi=72, tight_layout=True)
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     decision_boundary(axes[0], predictor(params, HIDDEN, F64), X_np, Y_np,

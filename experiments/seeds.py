@@ -148,10 +148,9 @@ def main(argv=None) -> dict:
         ax.set_ylabel(f"runs (of {cfg.num_seeds} seeds)")
         ax.set_title(f"{title}: {cfg.num_seeds} seeds, {cfg.num_iterations} iterations")
         ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
     add_plot(result, fig, "accuracy_histograms.png",
              "Cat classifiers: train and test accuracy over random seeds; dashed: the course's "
-             "single run.")
+             "single run.", tight_layout=True)
     return finish(result)
 
 

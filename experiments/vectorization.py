@@ -353,10 +353,9 @@ def main(argv=None) -> dict:
         ax.set_xlabel("median time per call (ms, log scale)")
     for ax in axes.ravel()[len(sections):]:
         ax.axis("off")
-    fig.tight_layout()
     add_plot(result, fig, "timings.png",
              "Vectorisation: median time of the same computation written as loops, "
-             "vectorised NumPy (orange), jax.vmap and jax.jit (log scale).")
+             "vectorised NumPy (orange), jax.vmap and jax.jit (log scale).", tight_layout=True)
     return finish(result)
 
 
