@@ -55,11 +55,11 @@ class Config:
     dtype: str = option("float32", "dtype of the training", choices=("float32", "float64"))
     split_seed: int = option(0, "random_state of the train/test split")
     quick: bool = option(False, "a fast smoke test: 2 seeds, 2 learning rates, 2 epochs, "
-                                "2 hidden layers")
+                                "1 hidden layer")
 
     # 1347 training images = 3 x 449: one minibatch shape, so one update step to compile
     QUICK: ClassVar[dict] = {"out": "out/quick/batchnorm", "seeds": (0, 1), "epochs": 2,
-                             "learning_rates": (0.1, 1.0), "hidden": (8, 8),
+                             "learning_rates": (0.1, 1.0), "hidden": (8,),
                              "batch_size": 449}
 
 
