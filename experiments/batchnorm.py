@@ -36,6 +36,7 @@ import numpy as np
 
 import jaxdnn
 from experiments.cli import option
+from experiments.evaluate import device_array
 from experiments.plots import add_plot
 from experiments.results import add_table, finish, start
 
@@ -77,8 +78,8 @@ def load_digits_split(cfg, dtype):
     digits = load_digits()
     X_tr, X_te, y_tr, y_te = train_test_split(digits.data / 16.0, digits.target, test_size=0.25,
                                               stratify=digits.target, random_state=cfg.split_seed)
-    return (jnp.asarray(X_tr.T, dtype), jaxdnn.one_hot(y_tr, NUM_CLASSES, dtype),
-            jnp.asarray(X_te.T, dtype), jaxdnn.one_hot(y_te, NUM_CLASSES, dtype))
+    return (device_array(X_tr.T, dtype), jaxdnn.one_hot(y_tr, NUM_CLASSES, dtype),
+            device_array(X_te.T, dtype), jaxdnn.one_hot(y_te, NUM_CLASSES, dtype))
 
 
 def train(cfg, net, data, dtype):
@@ -98,7 +99,7 @@ def train(cfg, net, data, dtype):
         return out[1], jaxdnn.accuracy(out[0], X_t, Y_t, acts, batch_stats=stats)
 
     keys = jnp.stack([jax.random.key(s) for s in cfg.seeds])
-    lrs = jnp.asarray(cfg.learning_rates, dtype)
+    lrs = device_array(cfg.learning_rates, dtype)
     per_seed = jax.vmap(one, in_axes=(0, None))
     costs, acc = jax.jit(jax.vmap(per_seed, in_axes=(None, 0)))(keys, lrs)
     return np.asarray(costs), np.asarray(acc)

@@ -36,7 +36,7 @@ import numpy as np
 
 import jaxdnn
 from experiments.cli import option
-from experiments.evaluate import accuracies, predictor
+from experiments.evaluate import accuracies, device_array, predictor
 from experiments.markdown import pct
 from experiments.plots import add_plot, decision_boundary
 from experiments.results import add_table, finish, start
@@ -111,8 +111,8 @@ def train_jaxdnn(cfg, X_train, y_train, X_test, y_test):
     dims = [X_train.shape[1], *cfg.hidden, NUM_CLASSES]
     acts = (cfg.activation,) * len(cfg.hidden) + ("softmax",)
     # the course's layout: one example per column, one-hot labels (10, m)
-    X, Y = jnp.asarray(X_train.T, dtype), jaxdnn.one_hot(y_train, NUM_CLASSES, dtype)
-    X_t, Y_t = jnp.asarray(X_test.T, dtype), jaxdnn.one_hot(y_test, NUM_CLASSES, dtype)
+    X, Y = device_array(X_train.T, dtype), jaxdnn.one_hot(y_train, NUM_CLASSES, dtype)
+    X_t, Y_t = device_array(X_test.T, dtype), jaxdnn.one_hot(y_test, NUM_CLASSES, dtype)
     optimizer = jaxdnn.adam(cfg.learning_rate)
 
     @jax.jit
@@ -286,8 +286,8 @@ def spiral_part(result, cfg):
     K = cfg.spiral_classes
     X_np, y = spiral(K, cfg.spiral_points, cfg.spiral_noise, cfg.spiral_seed)
     X_test_np, y_test = spiral(K, cfg.spiral_points, cfg.spiral_noise, cfg.spiral_seed + 1)
-    X, Y = jnp.asarray(X_np, dtype), jaxdnn.one_hot(y, K, dtype)
-    X_test, Y_test = jnp.asarray(X_test_np, dtype), jaxdnn.one_hot(y_test, K, dtype)
+    X, Y = device_array(X_np, dtype), jaxdnn.one_hot(y, K, dtype)
+    X_test, Y_test = device_array(X_test_np, dtype), jaxdnn.one_hot(y_test, K, dtype)
     key = jax.random.key(cfg.spiral_seed)
     nets = {"linear softmax": [2, K],
             f"{cfg.spiral_hidden} hidden relu units": [2, cfg.spiral_hidden, K]}
