@@ -1,4 +1,4 @@
-"""A trained network's accuracies and predictions, each one compiled call.
+"""A trained network's accuracies and predictions, each one compiled call; data onto the device.
 
 Eagerly, :func:`jaxdnn.accuracy` and :func:`jaxdnn.predict` compile op by op; jitted here once per
 process, networks and data of the same shapes share one compiled program.
@@ -7,10 +7,15 @@ process, networks and data of the same shapes share one compiled program.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxdnn
+
+
+def device_array(x, dtype) -> jax.Array:
+    """``x`` as a device array of ``dtype``, converted by NumPy on the host: the same numbers as
+    ``jnp.asarray(x, dtype)``, which compiles the conversion at each new shape."""
+    return jax.device_put(np.asarray(x, dtype))
 
 
 def _all_accuracies(params, data, activations):
@@ -37,5 +42,5 @@ def predictor(params, activations, dtype):
     """``grid (2, N) -> labels (N,)`` with :func:`jaxdnn.predict`, compiled once per network
     shape (networks of the same shapes share the program)."""
     acts = tuple(activations)
-    return lambda grid: np.asarray(_predict(params, jnp.asarray(grid, dtype),
+    return lambda grid: np.asarray(_predict(params, device_array(grid, dtype),
                                             activations=acts)).ravel()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,7 +26,7 @@ from sklearn.datasets import make_circles
 import jaxdnn
 from experiments.cli import option
 from experiments.compare import accuracy_agreement, agreement, course_vs_ours, last_printed
-from experiments.evaluate import accuracies, predictor
+from experiments.evaluate import accuracies, device_array, predictor
 from experiments.plots import add_plot, decision_boundary
 from experiments.results import add_table, finish, start
 from jaxdnn.course import course_params
@@ -62,8 +63,7 @@ def main(argv=None) -> dict:
     # the course: np.random.seed(1); make_circles(300, noise=.05); seed(2); make_circles(100, ...)
     tr, te = (make_circles(n, noise=0.05, random_state=s) for n, s in ((300, 1), (100, 2)))
     tr_X, tr_Y, te_X, te_Y = tr[0].T, tr[1][None], te[0].T, te[1][None]  # (2, m), (1, m)
-    X, Y = jnp.asarray(tr_X, F64), jnp.asarray(tr_Y, F64)
-    X_test, Y_test = jnp.asarray(te_X, F64), jnp.asarray(te_Y, F64)
+    X, Y, X_test, Y_test = (device_array(a, F64) for a in (tr_X, tr_Y, te_X, te_Y))  # int labels
     dims = list(cfg.layer_dims)
     acts = ("relu",) * (len(dims) - 2) + ("sigmoid",)
     last = last_printed(cfg.num_iterations, 1000)
@@ -71,10 +71,11 @@ def main(argv=None) -> dict:
             and tuple(dims) == (2, 10, 5, 1) and cfg.init_seed == 3)
     rows, runs, norms = [], {}, {}
     for init in cfg.inits:
-        params, costs, norms[init] = jaxdnn.fit(
+        params, costs, n = jaxdnn.fit(
             course_params(dims, cfg.init_seed, init), X, Y, acts, learning_rate=cfg.learning_rate,
             num_iterations=cfg.num_iterations, progress=False, norms=True)
-        costs = np.asarray(costs)
+        # NumPy from here on: eager slices of device arrays compile at each new shape
+        costs, norms[init] = np.asarray(costs), jax.device_get(n)
         train, test = accuracies(params, acts, (X, Y), (X_test, Y_test))
         runs[init] = (params, costs, train, test)
         result["data"][init] = {"costs_every_1000": costs[::1000], "cost0": costs[0],
@@ -118,9 +119,9 @@ def main(argv=None) -> dict:
                           f"test {100 * test:.0f} %", coarse=cfg.quick)
     fig.suptitle(f"Circles: decision boundaries after {cfg.num_iterations} iterations "
                  f"(lr {cfg.learning_rate:g}), training points", fontsize=12)
-    fig.tight_layout()
     add_plot(result, fig, "decision_boundaries.png",
-             "Circles: the decision boundary each initialisation leads to (training set).")
+             "Circles: the decision boundary each initialisation leads to (training set).",
+             tight_layout=True)
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for init, (_, costs, _, _) in runs.items():
@@ -177,10 +178,9 @@ def norms_plot(result: dict, norms: dict) -> None:
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("gradient norm (log scale)")
     fig.suptitle("Circles: each layer's gradient norm per iteration, by initialisation")
-    fig.tight_layout()
     add_plot(result, fig, "gradient_norms.png",
              "Circles: each layer's gradient norm ||dW_l|| per iteration for each "
-             "initialisation (log scale; zeros never appear on it).")
+             "initialisation (log scale; zeros never appear on it).", tight_layout=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import jaxdnn
 from experiments.catdata import CAT_DIR_HELP, load_cat
 from experiments.cli import option
 from experiments.compare import accuracy_agreement, agreement, course_vs_ours, last_printed
-from experiments.evaluate import accuracies
+from experiments.evaluate import accuracies, device_array
 from experiments.markdown import pct
 from experiments.plots import add_plot
 from experiments.results import add_table, finish, skip, start
@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
             "when they count the same correct images (within half an image: 0.5 / m).")
 
     # the course's learning-rate comparison: one program, vmapped over the learning rate
-    lrs = jnp.asarray(cfg.compare_learning_rates, f64)
+    lrs = device_array(cfg.compare_learning_rates, f64)
     # X, Y are arguments, not closed-over constants, so XLA does not fold 12288 x 209 numbers
     train_all = jax.jit(jax.vmap(lambda lr, p, X, Y: jaxdnn.fit(
         p, X, Y, ACTS, learning_rate=lr, num_iterations=cfg.compare_iterations, progress=False),

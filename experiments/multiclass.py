@@ -36,7 +36,7 @@ import numpy as np
 
 import jaxdnn
 from experiments.cli import option
-from experiments.evaluate import accuracies, predictor
+from experiments.evaluate import accuracies, device_array, predictor
 from experiments.markdown import pct
 from experiments.plots import add_plot, decision_boundary
 from experiments.results import add_table, finish, start
@@ -111,8 +111,8 @@ def train_jaxdnn(cfg, X_train, y_train, X_test, y_test):
     dims = [X_train.shape[1], *cfg.hidden, NUM_CLASSES]
     acts = (cfg.activation,) * len(cfg.hidden) + ("softmax",)
     # the course's layout: one example per column, one-hot labels (10, m)
-    X, Y = jnp.asarray(X_train.T, dtype), jaxdnn.one_hot(y_train, NUM_CLASSES, dtype)
-    X_t, Y_t = jnp.asarray(X_test.T, dtype), jaxdnn.one_hot(y_test, NUM_CLASSES, dtype)
+    X, Y = device_array(X_train.T, dtype), jaxdnn.one_hot(y_train, NUM_CLASSES, dtype)
+    X_t, Y_t = device_array(X_test.T, dtype), jaxdnn.one_hot(y_test, NUM_CLASSES, dtype)
     optimizer = jaxdnn.adam(cfg.learning_rate)
 
     @jax.jit
@@ -241,10 +241,9 @@ def confusion_plot(result, cfg, y_test, jx_pred, sk_pred):
         ax.set_title(f"{name}, seed {cfg.seeds[0]}: {int(np.trace(cm))} / {cm.sum()} right",
                      fontsize=10)
         result["data"][f"confusion_matrix_{name}"] = cm
-    fig.tight_layout()
     add_plot(result, fig, "confusion_matrix.png",
              f"Digits 8x8: confusion matrices on the test set (rows: true digit, columns: "
-             f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80)
+             f"predicted), the first seed's networks ({cfg.seeds[0]}).", dpi=80, tight_layout=True)
 
 
 def misclassified_plot(result, cfg, X_test, y_test, probs, max_shown=24):
@@ -262,10 +261,9 @@ def misclassified_plot(result, cfg, X_test, y_test, probs, max_shown=24):
     fig.suptitle(f"jaxdnn, seed {cfg.seeds[0]}: {len(wrong)} of {len(y_test)} test digits "
                  f"misclassified" + (f" (first {len(shown)} shown)" if len(wrong) > len(shown)
                                      else ""), fontsize=9)
-    fig.tight_layout()
     add_plot(result, fig, "misclassified.png",
              "Digits 8x8: misclassified test digits, titled true -> predicted (the "
-             "softmax probability of the prediction).", dpi=80)
+             "softmax probability of the prediction).", dpi=80, tight_layout=True)
 
 
 def cost_plot(result, cfg, jx, sk):
@@ -288,8 +286,8 @@ def spiral_part(result, cfg):
     K = cfg.spiral_classes
     X_np, y = spiral(K, cfg.spiral_points, cfg.spiral_noise, cfg.spiral_seed)
     X_test_np, y_test = spiral(K, cfg.spiral_points, cfg.spiral_noise, cfg.spiral_seed + 1)
-    X, Y = jnp.asarray(X_np, dtype), jaxdnn.one_hot(y, K, dtype)
-    X_test, Y_test = jnp.asarray(X_test_np, dtype), jaxdnn.one_hot(y_test, K, dtype)
+    X, Y = device_array(X_np, dtype), jaxdnn.one_hot(y, K, dtype)
+    X_test, Y_test = device_array(X_test_np, dtype), jaxdnn.one_hot(y_test, K, dtype)
     key = jax.random.key(cfg.spiral_seed)
     nets = {"linear softmax": [2, K],
             f"{cfg.spiral_hidden} hidden relu units": [2, cfg.spiral_hidden, K]}
@@ -318,10 +316,9 @@ def spiral_part(result, cfg):
         decision_boundary(ax, predictor(params, acts, dtype), X_np, y,
                           f"{name}: {100 * train:.1f} % train, {100 * test:.1f} % test",
                           coarse=cfg.quick, margin=0.2)
-    fig.tight_layout()
     add_plot(result, fig, "spiral_regions.png",
              f"{K}-arm spiral: decision regions of a linear softmax classifier and of one "
-             "hidden relu layer (training points shown).", dpi=80)
+             "hidden relu layer (training points shown).", dpi=80, tight_layout=True)
 
 
 def main(argv=None) -> dict:

@@ -1,8 +1,9 @@
 """Plots: decision boundaries as the course draws them, and figures saved beside results.json.
 
 matplotlib's Agg backend, so no display is needed. A quick run's (``result["quick"]``) figures
-are saved at half the resolution; its decision boundaries are drawn on a coarser grid
-(``coarse=True``), so smoke tests stay fast.
+are smoke output, drawn once: saved at 30 dpi as laid out, neither tight-laid-out nor trimmed to
+their contents (each lays the figure out again); its decision boundaries are drawn on a coarser
+grid (``coarse=True``), so smoke tests stay fast.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ import numpy as np
 REGION_COLORS = ("#f7c6b0", "#b9d7ea")  # predicted 0 (light red), predicted 1 (light blue)
 POINT_COLORS = ("#c0392b", "#1f5fa8")  # label 0 (red), label 1 (blue)
 GRID, COARSE_GRID = 300, 80  # grid points per axis of a decision boundary
+QUICK_DPI = 30  # a quick run's figures: smoke output, not for reading
 
 
-def add_plot(result: dict, fig, filename: str, caption: str, dpi: int = 100) -> pathlib.Path:
-    """Save ``fig`` as ``OUT/filename`` (PNG; half the dpi in a quick run), close it and list it
-    in ``result``."""
+def add_plot(result: dict, fig, filename: str, caption: str, dpi: int = 100,
+             tight_layout: bool = False) -> pathlib.Path:
+    """Save ``fig`` as ``OUT/filename`` (PNG), after ``fig.tight_layout()`` if asked, trimmed to
+    its contents; close it and list it in ``result``. A quick run saves it at 30 dpi, as laid out.
+    """
     out = pathlib.Path(result["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / filename, dpi=max(30, dpi // 2 if result["quick"] else dpi),
-                bbox_inches="tight")
+    quick = result["quick"]
+    if tight_layout and not quick:
+        fig.tight_layout()
+    fig.savefig(out / filename, dpi=QUICK_DPI if quick else dpi,
+                bbox_inches=None if quick else "tight")
     plt.close(fig)
     result["plots"].append({"file": filename, "caption": caption})
     return out / filename

@@ -29,6 +29,7 @@ import jaxdnn
 from experiments.catdata import CAT_DIR_HELP, load_cat
 from experiments.cli import option
 from experiments.compare import course_vs_ours, where_it_falls
+from experiments.evaluate import device_array
 from experiments.markdown import pct
 from experiments.plots import add_plot
 from experiments.results import add_table, finish, skip, start
@@ -92,8 +93,8 @@ def main(argv=None) -> dict:
         return finish(skip(result, reason))
 
     dt = jnp.dtype(cfg.dtype)
-    X, Y = jnp.asarray(cat.train_x, dt), jnp.asarray(cat.train_y, dt)
-    X_test, Y_test = jnp.asarray(cat.test_x, dt), jnp.asarray(cat.test_y, dt)
+    X, Y, X_test, Y_test = (device_array(a, dt) for a in (cat.train_x, cat.train_y, cat.test_x,
+                                                          cat.test_y))
     full = cfg.num_iterations == 2500 and cfg.learning_rate == 0.0075
     rows, stats_rows, runs = [], [], {}
     for i, name in enumerate(cfg.nets):
@@ -148,10 +149,9 @@ def main(argv=None) -> dict:
         ax.set_ylabel(f"runs (of {cfg.num_seeds} seeds)")
         ax.set_title(f"{title}: {cfg.num_seeds} seeds, {cfg.num_iterations} iterations")
         ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
     add_plot(result, fig, "accuracy_histograms.png",
              "Cat classifiers: train and test accuracy over random seeds; dashed: the course's "
-             "single run.")
+             "single run.", tight_layout=True)
     return finish(result)
 
 

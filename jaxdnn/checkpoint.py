@@ -221,8 +221,10 @@ def load(path, like=None) -> Checkpoint:
       path: the checkpoint file.
       like: ``(params, opt_state)`` templates (arrays or ``jax.ShapeDtypeStruct``\\ s) whose tree
         structure, leaf paths, shapes and dtypes the saved leaves must match; leaves that are
-        sharded ``jax.Array``\\ s give their sharding to the restored ones. None returns each tree
-        as the flat list of its leaves.
+        ``jax.Array``\\ s placed explicitly (committed, e.g. sharded over a mesh) give their
+        sharding to the restored ones; the others are restored uncommitted, as they are, so the
+        programs compiled for the templates serve the restored leaves. None returns each tree as
+        the flat list of its leaves.
 
     Returns:
       ``Checkpoint(params, opt_state, config, costs, iteration, metrics)``; params and
@@ -348,8 +350,10 @@ def _restore(path, arrays, name, has_template, like):
         if where != expected or a.dtype != t_dtype or a.shape != t_shape:
             raise CheckpointError(f"{path}: the file's leaf {where} is {a.dtype}{list(a.shape)}, "
                                   f"the template's {expected} is {t_dtype}{list(t_shape)}")
-        sharding = getattr(t, "sharding", None) if isinstance(t, jax.Array) else None
-        leaves.append(jax.device_put(a, sharding) if sharding is not None else jnp.asarray(a))
+        # committed like the template: jit compiles anew for a committed argument where it had
+        # an uncommitted one (a resumed fit would compile its chunk twice)
+        committed = isinstance(t, jax.Array) and getattr(t, "committed", True)
+        leaves.append(jax.device_put(a, t.sharding) if committed else jnp.asarray(a))
     return jax.tree.unflatten(treedef, leaves)
 
 

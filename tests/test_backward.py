@@ -65,50 +65,79 @@ def assert_manual_equals_autodiff(manual, auto, dtype, tol, what):
         assert d < tol, f"{what} leaf {jax.tree_util.keystr(path)}: {d:.2e} >= {tol}"
 
 
-# (output, dtype, tolerance) checked on every drawn architecture
-PASSES = [("sigmoid", jnp.float64, 1e-10), ("softmax", jnp.float64, 1e-10),
-          ("linear", jnp.float64, 1e-10), ("sigmoid", jnp.float32, 2e-5)]
+# Every drawn architecture is checked in float64 with one output; three of them in float32 too,
+# with a sigmoid output. The output's rule only starts the pass (dZ_L and the cost) and the dtype
+# does not depend on the depth, so the outputs take turns: each on four architectures that
+# between them have every hidden activation, a width-1 layer and m = 1, and the float32 ones have
+# all of these too (asserted below).
+OUTPUT = {0: "sigmoid", 3: "sigmoid", 4: "sigmoid", 7: "sigmoid",
+          2: "softmax", 5: "softmax", 6: "softmax", 10: "softmax",
+          1: "linear", 8: "linear", 9: "linear", 11: "linear"}
+FLOAT32 = (0, 4, 8)
+TOL = {jnp.float64: 1e-10, jnp.float32: 2e-5}
+
+
+def covers_activations_width_1_and_m_1(archs):
+    return ({a for _, acts, _ in archs for a in acts[:-1]} == set(NAMES)
+            and any(1 in dims[:-1] for dims, _, _ in archs)  # an input or hidden width of 1
+            and any(m == 1 for _, _, m in archs))
+
+
+def test_each_output_and_float32_run_on_every_activation_width_1_and_m_1():
+    assert sorted(OUTPUT) == list(range(len(ARCHS)))
+    for out in ("sigmoid", "softmax", "linear"):
+        mine = [ARCHS[i] for i, o in OUTPUT.items() if o == out]
+        assert len(mine) == 4 and covers_activations_width_1_and_m_1(mine), out
+    assert covers_activations_width_1_and_m_1([ARCHS[i] for i in FLOAT32])
+
+
+def passes(i):
+    """``(output, dtype, seed)`` of the checks of architecture i."""
+    f64 = [(OUTPUT[i], jnp.float64, i if OUTPUT[i] == "sigmoid" else 100 + i)]
+    return f64 + [("sigmoid", jnp.float32, i)] if i in FLOAT32 else f64
 
 
 @pytest.mark.parametrize("i", range(len(ARCHS)))
 def test_manual_equals_autodiff_on_random_networks(i):
-    """Sigmoid, softmax and linear outputs in float64 and sigmoid in float32, under jit."""
+    """Under jit: architecture i's output (OUTPUT) in float64, and sigmoid in float32 (FLOAT32)."""
     dims, acts, m = ARCHS[i]
-    problems = [make_problem(dims, m, dtype, seed=i if out == "sigmoid" else 100 + i, output=out)
-                for out, dtype, _ in PASSES]
-    outs = [acts[:-1] + (out,) for out, _, _ in PASSES]
+    problems = [make_problem(dims, m, dtype, seed=seed, output=out)
+                for out, dtype, seed in passes(i)]
+    outs = [acts[:-1] + (out,) for out, _, _ in passes(i)]
 
-    # Every output and dtype in one program: one compile per architecture (each runs once on a
-    # few small arrays, so compiling is all it costs)
+    # every pass in one program: one compile per architecture (each runs once on a few small
+    # arrays, so compiling is all it costs)
     @jax.jit
     def run(problems):
         return [(jaxdnn.manual_value_and_grad(*prob, a), jaxdnn.autodiff_value_and_grad(*prob, a))
                 for prob, a in zip(problems, outs)]
 
-    for (out, dtype, tol), (manual, auto) in zip(PASSES, run(problems)):
+    for (out, dtype, _), (manual, auto) in zip(passes(i), run(problems)):
         what = f"{dims} {acts[:-1]} + {out} m={m} {jnp.dtype(dtype)}"
-        assert_manual_equals_autodiff(manual, auto, dtype, tol, what)
+        assert_manual_equals_autodiff(manual, auto, dtype, TOL[dtype], what)
 
 
-# Eager mode compiles each primitive for each new shape and dtype (seconds an architecture on 2
-# cores): it runs on two architectures, one with every hidden activation (in float64), one with
-# width-1 layers and m = 1 (in float32). Every architecture runs in both dtypes under jit above.
-EAGER = [(0, jnp.float64, 1e-10), (8, jnp.float32, 2e-5)]
+# Eager mode compiles each primitive for each new shape and dtype, so the eager checks run on two
+# small networks rather than on drawn ones: one with every hidden activation, in float64, its
+# hidden layers all 4 wide (each layer reuses the previous one's compiled primitives), and one
+# with a width-1 layer and m = 1, in float32. The other eager tests below use the same widths and
+# m = 5, and so the same compiled primitives. Every drawn architecture runs under jit above.
+EAGER = [([3, 4, 4, 4, 4, 4, 1], (*NAMES, "sigmoid"), 5, jnp.float64),
+         ([3, 1, 4, 1], ("tanh", "relu", "sigmoid"), 1, jnp.float32)]
 
 
-def test_the_eager_subset_covers_every_activation_width_1_and_both_dtypes():
-    assert {a for i, _, _ in EAGER for a in ARCHS[i][1]} == set(NAMES)
-    assert any(1 in ARCHS[i][0] and ARCHS[i][2] == 1 for i, _, _ in EAGER)
-    assert {dtype for _, dtype, _ in EAGER} == {jnp.float32, jnp.float64}
+def test_the_eager_networks_cover_every_activation_width_1_and_both_dtypes():
+    assert {a for _, acts, _, _ in EAGER for a in acts[:-1]} == set(NAMES)
+    assert any(1 in dims[:-1] and m == 1 for dims, _, m, _ in EAGER)
+    assert {dtype for _, _, _, dtype in EAGER} == {jnp.float32, jnp.float64}
 
 
-@pytest.mark.parametrize("i,dtype,tol", EAGER)
-def test_manual_equals_autodiff_eagerly(i, dtype, tol):
-    dims, acts, m = ARCHS[i]
-    params, X, Y = make_problem(dims, m, dtype, seed=i)
+@pytest.mark.parametrize("dims,acts,m,dtype", EAGER, ids=["float64", "float32"])
+def test_manual_equals_autodiff_eagerly(dims, acts, m, dtype):
+    params, X, Y = make_problem(dims, m, dtype, seed=0)
     assert_manual_equals_autodiff(jaxdnn.manual_value_and_grad(params, X, Y, acts),
-                                  jaxdnn.autodiff_value_and_grad(params, X, Y, acts), dtype, tol,
-                                  f"eager {dims} {acts} m={m} {jnp.dtype(dtype)}")
+                                  jaxdnn.autodiff_value_and_grad(params, X, Y, acts), dtype,
+                                  TOL[dtype], f"eager {dims} {acts} m={m} {jnp.dtype(dtype)}")
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu"])
@@ -125,7 +154,7 @@ def test_manual_equals_autodiff_exactly_at_the_kink(name):
 
 
 def test_the_backward_function_alone_matches():
-    params, X, Y = make_problem([4, 3, 2], 6, jnp.float64, seed=3)
+    params, X, Y = make_problem([3, 4, 1], 5, jnp.float64, seed=3)
     acts = ("tanh", "sigmoid")
     _, caches = jaxdnn.forward(params, X, acts)
     _, g_auto = jaxdnn.autodiff_value_and_grad(params, X, Y, acts)
@@ -137,7 +166,7 @@ def test_the_backward_function_alone_matches():
 @pytest.mark.parametrize("mode,l2,keep_prob", [("jit", 0.7, None), ("jit", 0.0, 0.8),
                                                ("jit", 0.3, 0.6), ("eager", 0.3, 0.6)])
 def test_regularised_gradients_equal_autodiff(l2, keep_prob, mode):
-    params, X, Y = make_problem([5, 6, 4, 1], 9, jnp.float64, seed=4)
+    params, X, Y = make_problem([3, 4, 4, 1], 5, jnp.float64, seed=4)
     acts = ("relu", "tanh", "sigmoid")
     kw = dict(l2=l2, keep_prob=keep_prob, key=jax.random.key(5))
 
@@ -172,8 +201,8 @@ def test_dropout_masks_drop_hidden_units_and_rescale():
 
 
 def test_custom_vjp_cost_passes_check_grads():
-    params, X, _ = make_problem([4, 5, 3, 2], 6, jnp.float64, seed=8)
-    Y = as_jax(np.random.default_rng(9).uniform(0.2, 0.8, (2, 6)), jnp.float64)  # soft labels
+    params, X, _ = make_problem([3, 4, 4, 2], 5, jnp.float64, seed=8)
+    Y = as_jax(np.random.default_rng(9).uniform(0.2, 0.8, (2, 5)), jnp.float64)  # soft labels
     acts = ("tanh", "leaky_relu", "sigmoid")
     f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)
     check_grads(f, (params, X, Y), order=1, modes=["rev"], eps=1e-6)
@@ -185,7 +214,7 @@ def test_custom_vjp_cost_passes_check_grads():
 
 
 def test_per_example_gradients_average_to_the_full_batch_gradient():
-    params, X, Y = make_problem([4, 6, 1], 16, jnp.float64, seed=10)
+    params, X, Y = make_problem([3, 4, 1], 5, jnp.float64, seed=10)
     acts = ("relu", "sigmoid")
 
     def one(p, x, y):  # x: (n_x,), y: (n_L,) -> a batch of one column
@@ -194,7 +223,7 @@ def test_per_example_gradients_average_to_the_full_batch_gradient():
     # under jit only: the custom VJP runs eagerly in the check_grads test above
     per_example = jax.jit(jax.vmap(jax.grad(one), in_axes=(None, 1, 1)))
     grads = per_example(params, X, Y)
-    assert grads[0]["W"].shape == (16, 6, 4)
+    assert grads[0]["W"].shape == (5, 4, 3)
     mean = jax.tree.map(lambda g: g.mean(axis=0), grads)
     _, full = jaxdnn.autodiff_value_and_grad(params, X, Y, acts)
     assert_trees_close(mean, full, rtol=1e-12, atol=1e-16, what="mean of per-example grads")
@@ -210,10 +239,12 @@ def test_custom_vjp_input_and_label_gradients_equal_autodiff():
 
 @pytest.mark.parametrize("output", ["softmax", "linear"])
 def test_custom_vjp_cost_with_softmax_and_linear_outputs_passes_check_grads(output):
-    params, X, Y = make_problem([4, 5, 3], 6, jnp.float64, seed=12, output=output)
+    params, X, Y = make_problem([3, 4, 3], 5, jnp.float64, seed=12, output=output)
     acts = ("tanh", output)
     f = lambda p, x, y: jaxdnn.cost_with_manual_vjp(p, x, y, acts)
     check_grads(jax.jit(f), (params, X, Y), order=1, modes=["rev"], eps=1e-6)
-    assert_trees_close(jax.grad(f)(params, X, Y),
-                       jaxdnn.manual_value_and_grad(params, X, Y, acts)[1],
-                       rtol=0, atol=0, what=f"grad of the custom-VJP cost, {output}")
+    # both in one program (the custom VJP runs eagerly in the sigmoid test above)
+    both = jax.jit(lambda p, x, y: (jax.grad(f)(p, x, y),
+                                    jaxdnn.manual_value_and_grad(p, x, y, acts)[1]))
+    assert_trees_close(*both(params, X, Y), rtol=0, atol=0,
+                       what=f"grad of the custom-VJP cost, {output}")

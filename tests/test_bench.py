@@ -96,7 +96,8 @@ def test_sweep_overhead_resume_and_growth(quick_run):
     got = quick_run[1]["problems"]
     assert got["sweep"]["model0_matches_single_fit"] and got["sweep"]["models"] == 1024
     assert got["overhead"]["same_costs"]  # fit and a jitted train_steps: the same training
-    assert got["resume"]["bitwise_equal"] and got["resume"]["cut_after"] == 2
+    assert got["resume"]["bitwise_equal"]
+    assert got["resume"]["cut_after"] == got["resume"]["iterations"] // 2 >= 1
     g = got["growth"]
     assert {p["mode"] for p in g["points"]} == {"full", "minibatch"}
     for p in g["points"]:

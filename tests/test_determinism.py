@@ -4,7 +4,8 @@ What is asserted bitwise (same dtype, shape and bytes, so -0.0 != 0.0 and NaN pa
 
 - ``init_params``: same key -> identical params; a different key -> different W;
 - ``fit`` called twice, in this process and in a fresh Python process: identical params and costs,
-  full batch and minibatch + dropout + Adam;
+  full batch and minibatch + dropout + Adam (that fresh process first runs a fit under
+  ``jax.jit``, then an eager one: a first call under a trace must leave later ones working);
 - ``fit`` with minibatches, dropout and Adam cut into chunks of 1 iteration == ``fit`` in a single
   chunk (the library promises it: resumed runs end bitwise equal to uninterrupted ones; full-batch
   chunking is tested in test_train).
@@ -185,13 +186,29 @@ def test_chunked_minibatch_fit_equals_one_chunk_bitwise():
     assert_bitwise(got, one, f"minibatch fit in chunks of 1 vs one chunk of {n}")
 
 
-# the same run in a fresh interpreter: compiles from scratch, so the compiled program itself must
-# be deterministic, not just its execution
+# One fresh interpreter for two checks (each launch pays a JAX import):
+# - its first fit, and the first optimizer made in it, run under jax.jit; an eager fit of the same
+#   problem must then run and agree (this goes first, before anything else in the process);
+# - then the runs of SETTINGS, compiled from scratch: the compiled programs themselves must be
+#   deterministic, not just their execution.
 _CHILD = textwrap.dedent("""
-    import hashlib, sys
-    import jax, jax.numpy as jnp, numpy as np
+    import sys
+    import jax, numpy as np
+    import jaxdnn
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_numpy_rank_promotion", "raise")
+    X = jax.device_put(np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
+    Y = jax.device_put((np.asarray(X[:1]) > 0).astype(np.float32))
+    params = jaxdnn.init_params(jax.random.key(0), [2, 3, 1])
+    run = lambda p: jaxdnn.fit(p, X, Y, ("tanh", "sigmoid"), optimizer=jaxdnn.adam(0.01),
+                               num_iterations=3)[1]
+    try:
+        traced = jax.jit(run)(params)  # the process's first fit and optimizer, under a trace
+        eager = run(params)
+        print("first fit under jit:", "equal" if np.array_equal(traced, eager)
+              else f"{{traced}} vs {{eager}}".replace("\\n", " "))
+    except Exception as e:
+        print("first fit under jit:", type(e).__name__, str(e)[:3000].replace("\\n", " "))
     sys.path.insert(0, {tests!r})
     import test_determinism as t
     params, X, Y = t.problem()
@@ -200,14 +217,27 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def test_fit_in_a_fresh_process_is_bitwise():
-    params, X, Y = problem()
-    expected = {name: digest(jaxdnn.fit(params, X, Y, ACTS, **kw)) for name, kw in SETTINGS.items()}
-    script = "import jaxdnn\n" + _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)))
+@pytest.fixture(scope="module")
+def fresh_process():
+    """``(first fit under jit, {setting: digest})`` as the fresh process printed them."""
+    script = _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert out.returncode == 0, out.stderr[-3000:]
-    got = dict(line.rsplit(" ", 1) for line in out.stdout.strip().splitlines())
+    first, *runs = out.stdout.strip().splitlines()
+    return first, dict(line.rsplit(" ", 1) for line in runs)
+
+
+def test_a_first_fit_under_jit_leaves_later_fits_working(fresh_process):
+    """What fit and the optimizers make once per process is made outside any trace: a first
+    call under jit leaks no tracer into the next, eager, one, and both give the same costs."""
+    assert fresh_process[0] == "first fit under jit: equal", fresh_process[0]
+
+
+def test_fit_in_a_fresh_process_is_bitwise(fresh_process):
+    params, X, Y = problem()
+    expected = {name: digest(jaxdnn.fit(params, X, Y, ACTS, **kw)) for name, kw in SETTINGS.items()}
+    got = fresh_process[1]
     assert got == expected, f"fresh process {got} vs this process {expected}"
 
 

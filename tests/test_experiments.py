@@ -3,7 +3,7 @@ exist; a missing cat data folder makes the cat experiments skip with a message n
 the command line parses each field's declared type; the seeds study places the course's number
 among ours by counts of correct examples, ties counting half.
 
-The quick run takes about 40 s on a 2-core machine; the other tests take a second or two.
+The quick run takes about 20 s alone on a 2-core machine; the other tests take a second or two.
 """
 
 import dataclasses

@@ -27,10 +27,11 @@ from .conftest import as_jax, count_compiles, random_params
 
 COURSE = gradient_check_test_case()
 W_AND_B = [f"[{l}]['{k}']" for l in range(3) for k in "Wb"]
-# compiled once per shape and shared by every planted grad_fn (eagerly, every primitive of the
-# pass would compile at each new shape)
+# compiled once per shape and shared by every planted grad_fn and the tests' own references
+# (eagerly, every primitive of the pass would compile at each new shape)
 manual_value_and_grad = jax.jit(jaxdnn.manual_value_and_grad,
                                 static_argnames=("activations", "keep_prob"))
+autodiff_value_and_grad = jax.jit(jaxdnn.autodiff_value_and_grad, static_argnames="activations")
 
 
 def planted(*bugs):
@@ -96,8 +97,8 @@ def dead_network():
 
 def test_a_dead_relu_layer_has_zero_gradients_and_no_false_alarm():
     problem = dead_network()
-    _, g = jaxdnn.autodiff_value_and_grad(*problem)
-    assert all(float(jnp.max(jnp.abs(x))) == 0.0 for x in jax.tree.leaves(g))
+    _, g = autodiff_value_and_grad(*problem)
+    assert all(not np.asarray(x).any() for x in jax.tree.leaves(g))
     report = jaxdnn.gradient_check(*problem)
     assert report.passed and "MISMATCH" not in str(report), str(report)
     b3 = report["[2]['b']"]
@@ -113,16 +114,18 @@ def test_a_dead_relu_layer_has_zero_gradients_and_no_false_alarm():
 
 
 def kinked_course_network():
-    """The course's network with unit 0 of layer 1 exactly at its kink for example 0."""
+    """The course's network with unit 0 of layer 1 exactly at its kink for example 0 (set in
+    NumPy: eager JAX would compile each operation)."""
     params, X, Y, acts = gradient_check_test_case()
-    b = params[0]["b"].at[0, 0].set(-(params[0]["W"][0] @ X[:, 0]))
-    params = [dict(params[0], b=b), *params[1:]]
+    b = np.asarray(params[0]["b"]).copy()
+    b[0, 0] = -(np.asarray(params[0]["W"])[0] @ np.asarray(X)[:, 0])
+    params = [dict(params[0], b=as_jax(b, np.float64)), *params[1:]]
     return params, X, Y, acts
 
 
 def test_entries_at_a_relu_kink_are_reported_as_kinks_not_mismatches():
     params, X, Y, acts = kinked_course_network()
-    Z1 = params[0]["W"] @ X + params[0]["b"]
+    Z1 = np.asarray(params[0]["W"]) @ np.asarray(X) + np.asarray(params[0]["b"])
     assert abs(float(Z1[0, 0])) < 1e-7  # within eps of the kink
     report = jaxdnn.gradient_check(params, X, Y, acts)
     assert report.passed, str(report)
@@ -133,8 +136,8 @@ def test_entries_at_a_relu_kink_are_reported_as_kinks_not_mismatches():
     # at those entries the centred difference disagrees with the one-sided derivative: without
     # the kink rule they would be mismatches
     n = numeric_grad(lambda p: jaxdnn.cost(p, X, Y, acts), params)
-    _, g = jaxdnn.manual_value_and_grad(params, X, Y, acts)
-    assert abs(float(n[0]["b"][0, 0] - g[0]["b"][0, 0])) > 1e-3
+    _, g = manual_value_and_grad(params, X, Y, activations=acts)
+    assert abs(float(np.asarray(n[0]["b"])[0, 0] - np.asarray(g[0]["b"])[0, 0])) > 1e-3
 
 
 def l2_bug(layer):
@@ -150,7 +153,7 @@ def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg)
 
     def spy(*args, **kwargs):
         seen.append(kwargs)
-        return jaxdnn.manual_value_and_grad(*args, **kwargs)
+        return manual_value_and_grad(*args, **kwargs)
 
     report = jaxdnn.gradient_check(*COURSE, grad_fn=spy, **reg)
     assert report.passed, str(report)
@@ -163,7 +166,7 @@ def test_regularised_passes_pass_and_a_wrong_l2_term_is_flagged_on_its_leaf(reg)
 def test_dropout_masks_are_the_same_in_every_evaluation():
     """A grad_fn that drops other units than the cost does is flagged: the masks matter, and the
     passing check above therefore used the same masks as the finite differences."""
-    other_key = lambda p, X, Y, a, **kw: jaxdnn.manual_value_and_grad(
+    other_key = lambda p, X, Y, a, **kw: manual_value_and_grad(
         p, X, Y, a, **{**kw, "key": jax.random.key(6)})
     report = jaxdnn.gradient_check(*COURSE, keep_prob=0.8, key=jax.random.key(5),
                                    grad_fn=other_key)
@@ -192,13 +195,15 @@ def test_every_output_and_its_cost_is_checked(output):
 
 
 def test_random_directions_pass_the_correct_pass_and_flag_the_course_bugs():
-    good = jaxdnn.gradient_check(*COURSE, num_directions=3)
+    # 2 directions per leaf, as in test_a_second_check_of_the_same_network_does_not_compile: the
+    # same compiled finite differences
+    good = jaxdnn.gradient_check(*COURSE, num_directions=2)
     assert good.passed and good.mode == "directions", str(good)
-    bad = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS, num_directions=3)
+    bad = jaxdnn.gradient_check(*COURSE, grad_fn=COURSE_BUGS, num_directions=2)
     assert set(bad.failed_leaves) == {"[1]['W']", "[0]['b']"}
     assert not bad["[1]['W']"].agrees_with_numeric and not bad["[0]['b']"].agrees_with_numeric
     (j,) = bad["[1]['W']"].worst_index  # directions mode: the worst is a direction index
-    assert 0 <= j < 3
+    assert 0 <= j < 2
 
 
 def quadratic_problem():
@@ -335,8 +340,9 @@ def test_report_as_json():
 
 def test_a_second_check_of_the_same_network_does_not_compile():
     params, X, Y, acts = COURSE
-    other = jax.tree.map(lambda x: 1.1 * x, params)
-    other_X = 0.5 * X  # outside the count: an eager multiply compiles the first time it runs
+    # another point and other data of the same shapes, made in NumPy (no compiles)
+    other = jax.tree.map(lambda x: as_jax(1.1 * np.asarray(x), np.float64), params)
+    other_X = as_jax(0.5 * np.asarray(X), np.float64)
     for kw in (dict(), dict(num_directions=2)):
         jaxdnn.gradient_check(params, X, Y, acts, **kw)
         with count_compiles() as compiles:
@@ -363,8 +369,9 @@ def test_command_line_table_batchnorm_and_bad_arguments(capsys):
     assert "batch norm" in out and "PASSED" in out
     assert all(leaf in out for leaf in ("[1]['gamma']", "[1]['beta']", "[2]['b']"))
     assert "[1]['b']" not in out
-    with pytest.raises(SystemExit) as e:
-        main(["--layers", "5,4,1", "--activations", "relu,swish"])
+    with pytest.raises(SystemExit) as e:  # the same network as above: no new random problem
+        main(["--layers", "5,4,3,1", "--activations", "relu,tanh,swish", "--m", "6",
+              "--batchnorm"])
     assert e.value.code == 2 and "unknown activation 'swish'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--checks", "params,gradients"])
@@ -411,8 +418,10 @@ def layer_norm_problem():
     return p, (as_jax(rng.standard_normal((4, 3)), np.float64),)
 
 
-LN_BUG = partial(layer_norm_grad, bug="dx")
-LN_JVP_BUG = partial(layer_norm_grad, bug="jvp")
+# each compiled once per dtype (eagerly, each operation would compile on its own in each dtype)
+LN_GRAD = jax.jit(layer_norm_grad)
+LN_BUG = jax.jit(partial(layer_norm_grad, bug="dx"))
+LN_JVP_BUG = jax.jit(partial(layer_norm_grad, bug="jvp"))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -420,7 +429,7 @@ LN_JVP_BUG = partial(layer_norm_grad, bug="jvp")
 def test_check_passes_a_hand_gradient_and_flags_a_planted_bug_on_its_leaf(dtype, num_directions):
     p, args = layer_norm_problem()
     kw = dict(args=args, num_directions=num_directions, dtype=dtype)
-    good = check(layer_norm_loss, p, grad_fn=layer_norm_grad, **kw)
+    good = check(layer_norm_loss, p, grad_fn=LN_GRAD, **kw)
     assert good.passed and good.of == "gradient" and good.dtype == dtype, str(good)
     assert [l.path for l in good.leaves] == ["['b']", "['g']", "['x']"]
     assert good.kink_leaves == ()
@@ -435,7 +444,7 @@ def test_check_agrees_with_gradient_check_on_a_network():
     """gradient_check is check of jaxdnn.cost: the same per-leaf figures."""
     params, X, Y, acts = COURSE
     via_check = check(lambda p, X, Y: jaxdnn.cost(p, X, Y, acts), params, args=(X, Y),
-                      grad_fn=lambda p, X, Y: jaxdnn.manual_value_and_grad(p, X, Y, acts)[1])
+                      grad_fn=lambda p, X, Y: manual_value_and_grad(p, X, Y, acts)[1])
     report = jaxdnn.gradient_check(*COURSE)
     for a, b in zip(via_check.leaves, report.leaves):
         assert a.path == b.path and a.manual_vs_numeric == pytest.approx(b.manual_vs_numeric,
@@ -496,7 +505,7 @@ def test_the_overall_figure_leaves_kinks_out():
 def test_second_order_checks_forward_mode_products_of_grad_fn(dtype):
     p, args = layer_norm_problem()
     kw = dict(args=args, order=2, num_directions=2, dtype=dtype)
-    good = check(layer_norm_loss, p, grad_fn=layer_norm_grad, **kw)
+    good = check(layer_norm_loss, p, grad_fn=LN_GRAD, **kw)
     assert good.passed and good.of == "Hessian-vector", str(good)
     assert good["['x']"].shape == (4, 3) and good.num_directions == 2
     # right values, wrong derivative: invisible to the first-order check, flagged on its leaf

@@ -1,4 +1,10 @@
-"""BCE from logits: equal to optax and to the course's formula, finite at extreme logits."""
+"""BCE from logits: equal to optax and to the course's formula, finite at extreme logits.
+
+Eagerly every operation compiles on its own for each new shape and dtype, so each comparison runs
+eagerly in one dtype and under jit in both (float64 eagerly where a tight tolerance is asserted,
+float32 eagerly where the extreme logits are: it is the dtype that overflows first), and the
+network tests share one network's shapes, [4, 5, 3] with m = 7.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -10,21 +16,24 @@ import jaxdnn
 
 from .conftest import as_jax, maybe_jit, random_params
 
+# (mode, dtype, rtol): eagerly in float64, under jit in both dtypes (the reference too)
+TIGHT = [("eager", jnp.float64, 1e-14), ("jit", jnp.float64, 1e-14), ("jit", jnp.float32, 1e-6)]
 
-@pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
+
+@pytest.mark.parametrize("mode,dtype,rtol", TIGHT)
 def test_elementwise_bce_equals_optax(dtype, rtol, mode):
     Z = as_jax(np.linspace(-30, 30, 121).reshape(1, -1), dtype)
     Y = as_jax((np.arange(121) % 3 == 0).reshape(1, -1) * 1.0, dtype)
-    f = jaxdnn.bce_from_logits if mode == "eager" else jax.jit(jaxdnn.bce_from_logits)
-    np.testing.assert_allclose(f(Z, Y), optax.losses.sigmoid_binary_cross_entropy(Z, Y),
-                               rtol=rtol, atol=rtol)
+    f = maybe_jit(jaxdnn.bce_from_logits, mode, static_argnames=())
+    ref = maybe_jit(optax.losses.sigmoid_binary_cross_entropy, mode, static_argnames=())
+    np.testing.assert_allclose(f(Z, Y), ref(Z, Y), rtol=rtol, atol=rtol)
 
 
 def test_cost_equals_the_course_formula_and_optax():
     rng = np.random.default_rng(0)  # NumPy draws: no eager compiles per shape
-    params = random_params(rng, [4, 5, 2], jnp.float64, "xavier")
+    params = random_params(rng, [4, 5, 3], jnp.float64, "xavier")
     X = as_jax(rng.standard_normal((4, 7)), jnp.float64)
-    Y = as_jax(rng.integers(0, 2, (2, 7)), jnp.float64)
+    Y = as_jax(rng.integers(0, 2, (3, 7)), jnp.float64)
     acts = ("tanh", "sigmoid")
     A, caches = jaxdnn.forward(params, X, acts)
     A, Y_np = np.asarray(A), np.asarray(Y)
@@ -36,7 +45,8 @@ def test_cost_equals_the_course_formula_and_optax():
     assert float(J) == pytest.approx(float(optax_J), rel=1e-14)
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("mode,dtype", [("eager", jnp.float32), ("jit", jnp.float32),
+                                        ("jit", jnp.float64)])
 def test_cost_and_gradient_are_finite_at_logits_of_1e4(dtype, mode):
     params = [{"W": as_jax([[1e4]], dtype), "b": as_jax(np.zeros((1, 1)), dtype)}]
     X = as_jax([[1.0, -1.0, 1.0, -1.0]], dtype)  # logits +1e4, -1e4, +1e4, -1e4
@@ -51,26 +61,27 @@ def test_cost_and_gradient_are_finite_at_logits_of_1e4(dtype, mode):
         assert float(g[0]["W"][0, 0]) == pytest.approx(0.5, rel=1e-6)
 
 
-@pytest.mark.parametrize("dtype,rtol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
+@pytest.mark.parametrize("mode,dtype,rtol", TIGHT)
 def test_softmax_cost_equals_optax(dtype, rtol, mode):
     rng = np.random.default_rng(1)
-    params = random_params(rng, [4, 6, 5], dtype, "xavier")
-    X = as_jax(rng.standard_normal((4, 9)), dtype)
-    Y = as_jax(np.eye(5)[:, rng.integers(0, 5, 9)], dtype)  # one-hot columns
+    params = random_params(rng, [4, 5, 3], dtype, "xavier")
+    X = as_jax(rng.standard_normal((4, 7)), dtype)
+    Y = as_jax(np.eye(3)[:, rng.integers(0, 3, 7)], dtype)  # one-hot columns
     acts = ("relu", "softmax")
-    ZL = jaxdnn.forward(params, X, acts)[1][-1].Z
-    expected = jnp.mean(optax.softmax_cross_entropy(ZL.T, Y.T))  # optax: examples in rows
+    ZL = maybe_jit(jaxdnn.forward, mode)(params, X, acts)[1][-1].Z
+    optax_cost = lambda Z, Y: jnp.mean(optax.softmax_cross_entropy(Z.T, Y.T))  # examples in rows
+    expected = maybe_jit(optax_cost, mode, static_argnames=())(ZL, Y)
     J = maybe_jit(jaxdnn.cost, mode)(params, X, Y, acts)
     assert J.dtype == dtype and float(J) == pytest.approx(float(expected), rel=rtol)
 
 
 def test_squared_error_cost_is_half_the_mean_squared_norm():
     rng = np.random.default_rng(2)
-    params = random_params(rng, [3, 4, 2], jnp.float64, "xavier")
-    X = as_jax(rng.standard_normal((3, 5)), jnp.float64)
-    Y = as_jax(rng.standard_normal((2, 5)), jnp.float64)
+    params = random_params(rng, [4, 5, 3], jnp.float64, "xavier")
+    X = as_jax(rng.standard_normal((4, 7)), jnp.float64)
+    Y = as_jax(rng.standard_normal((3, 7)), jnp.float64)
     AL = np.asarray(jaxdnn.forward(params, X, ("tanh", "linear"))[0])
-    expected = np.sum((AL - np.asarray(Y)) ** 2) / (2 * 5)  # J = 1/(2m) sum ||A_L - Y||^2
+    expected = np.sum((AL - np.asarray(Y)) ** 2) / (2 * 7)  # J = 1/(2m) sum ||A_L - Y||^2
     assert float(jaxdnn.cost(params, X, Y, ("tanh", "linear"))) == pytest.approx(expected,
                                                                                  rel=1e-14)
 

@@ -19,41 +19,49 @@ from jaxdnn.optimizers import (
     rmsprop,
 )
 
-from .conftest import assert_trees_close, count_compiles
+from .conftest import as_jax, assert_trees_close, count_compiles
 
 DIMS = (3, 4, 1)
 
 
-def make_params(seed, dtype):
-    """A small list-of-{"W", "b"} params tree, [3, 4, 1], from a fixed NumPy seed.
+# Test data is made, sliced and stacked in NumPy and put on the device with device_put: eagerly,
+# jnp.asarray, indexing and jnp.stack would each compile a program for every new shape.
 
-    NumPy draws the numbers (no jax.random compilation per shape keeps the file fast).
-    """
+
+def make_params(seed, dtype):
+    """A small list-of-{"W", "b"} params tree, [3, 4, 1], from a fixed NumPy seed."""
     rng = np.random.default_rng(seed)
-    return [{"W": jnp.asarray(rng.standard_normal((n, n_prev)), dtype),
-             "b": jnp.asarray(rng.standard_normal((n, 1)), dtype)}
+    return [{"W": as_jax(rng.standard_normal((n, n_prev)), dtype),
+             "b": as_jax(rng.standard_normal((n, 1)), dtype)}
             for n_prev, n in zip(DIMS[:-1], DIMS[1:])]
 
 
 def grad_sequence(seed, params, steps):
     """``steps`` random gradient trees shaped like ``params`` (leading axis: the step)."""
     rng = np.random.default_rng(seed)
-    return jax.tree.map(
-        lambda p: jnp.asarray(rng.standard_normal((steps,) + p.shape), p.dtype), params)
+    return jax.tree.map(lambda p: as_jax(rng.standard_normal((steps,) + p.shape), p.dtype),
+                        params)
+
+
+def row(tree, i):
+    """Entry ``i`` of every leaf's leading axis, in NumPy (to compare)."""
+    return jax.tree.map(lambda x: np.asarray(x)[i], tree)
 
 
 def at(tree, i):
-    return jax.tree.map(lambda x: x[i], tree)
+    """Entry ``i`` of every leaf's leading axis, on the device (to compute with)."""
+    return jax.device_put(row(tree, i))
 
 
 def run_eager(opt, params, grads_seq, steps):
-    """Apply ``opt`` step by step in Python (no jit); return the stacked params after each step."""
+    """Apply ``opt`` step by step in Python (no jit); return the params after each step, stacked
+    (in NumPy), and the final state."""
     state, history = opt.init(params), []
     for t in range(steps):
         updates, state = opt.update(at(grads_seq, t), state, params)
         params = optax.apply_updates(params, updates)
         history.append(params)
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *history), state
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *history), state
 
 
 def run_scan(opt, params, grads_seq, steps):
@@ -86,7 +94,7 @@ def test_adam_matches_optax_adam_100_steps(dtype, rtol, atol):
     grads = grad_sequence(1, params, 100)
     (hist, state), (hist_ref, state_ref) = _adam_vs_optax(params, grads, 0.01, 0.9, 0.999, 1e-8)
     for t in range(100):
-        assert_trees_close(at(hist, t), at(hist_ref, t), rtol=rtol, atol=atol,
+        assert_trees_close(row(hist, t), row(hist_ref, t), rtol=rtol, atol=atol,
                            what=f"{jnp.dtype(dtype)} params after step {t + 1}")
     assert isinstance(state, AdamState)
     assert state.count.dtype == jnp.int32 and state.count.shape == ()
@@ -130,7 +138,7 @@ def test_rmsprop_matches_optax_rmsprop_100_steps(dtype, rtol, atol):
     grads = grad_sequence(26, params, 100)
     (hist, state), (hist_ref, state_ref) = _rmsprop_vs_optax(params, grads, 0.01, 0.9, 1e-8)
     for t in range(100):
-        assert_trees_close(at(hist, t), at(hist_ref, t), rtol=rtol, atol=atol,
+        assert_trees_close(row(hist, t), row(hist_ref, t), rtol=rtol, atol=atol,
                            what=f"{jnp.dtype(dtype)} params after step {t + 1}")
     assert isinstance(state, RMSpropState) and int(state.count) == 100
     assert_trees_close(state.s, state_ref[0].nu, rtol=rtol, atol=atol, what="squared average")
@@ -158,7 +166,7 @@ def numpy_momentum(params, grads, lr, beta, steps):
     for t in range(steps):
         for l, layer in enumerate(p):
             for k in layer:
-                g = np.asarray(grads[l][k][t], np.float64)
+                g = np.asarray(grads[l][k], np.float64)[t]
                 v[l][k] = beta * v[l][k] + (1 - beta) * g
                 layer[k] = layer[k] - lr * v[l][k]
         history.append([{k: x.copy() for k, x in layer.items()} for layer in p])
@@ -177,7 +185,7 @@ def test_momentum_matches_numpy_reference_50_steps(beta):
     hist, state = _momentum_scan(params, grads, 0.05, beta)
     ref = numpy_momentum(params, grads, 0.05, beta, 50)
     for t in range(50):
-        assert_trees_close(at(hist, t), ref[t], rtol=1e-12, atol=1e-14,
+        assert_trees_close(row(hist, t), ref[t], rtol=1e-12, atol=1e-14,
                            what=f"momentum beta={beta} step {t + 1}")
     assert isinstance(state, MomentumState)
 
@@ -188,7 +196,7 @@ def test_momentum_eager_matches_numpy_reference():
     hist, _ = run_eager(momentum(0.05, beta=0.9), params, grads, 5)
     ref = numpy_momentum(params, grads, 0.05, 0.9, 5)
     for t in range(5):
-        assert_trees_close(at(hist, t), ref[t], rtol=1e-12, atol=1e-14,
+        assert_trees_close(row(hist, t), ref[t], rtol=1e-12, atol=1e-14,
                            what=f"eager momentum step {t + 1}")
 
 
@@ -215,7 +223,7 @@ def test_gradient_descent_equals_gd_update(dtype):
     for t in range(5):
         p = gd_update(p, at(grads, t), 0.1)
         # eagerly p + (-lr g) and p - lr g round identically: bitwise equal
-        assert_trees_close(at(hist, t), p, rtol=0.0, atol=0.0, what=f"gd step {t + 1}")
+        assert_trees_close(row(hist, t), p, rtol=0.0, atol=0.0, what=f"gd step {t + 1}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -279,7 +287,7 @@ def test_vmap_over_learning_rates_equals_separate_runs(name):
     batched = jax.jit(jax.vmap(train))(jnp.array(lrs))
     for i, lr in enumerate(lrs):
         separate = run_eager(OPTIMIZERS[name](lr), params, grads, 10)[0]
-        assert_trees_close(at(batched, i), separate, rtol=1e-12, atol=1e-15,
+        assert_trees_close(row(batched, i), separate, rtol=1e-12, atol=1e-15,
                            what=f"{name} vmapped lr={lr}")
 
 
@@ -406,7 +414,7 @@ def test_gd_update_keeps_float32_under_a_float64_rate_and_takes_vmapped_rates():
     lrs = jnp.asarray([0.1, 0.2])
     stacked = jax.vmap(lambda lr: gd_update(p, g, lr))(lrs)
     for i, lr in enumerate((0.1, 0.2)):
-        assert_trees_close(at(stacked, i), gd_update(p, g, lr), rtol=1e-15, what=f"lr={lr}")
+        assert_trees_close(row(stacked, i), gd_update(p, g, lr), rtol=1e-15, what=f"lr={lr}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -443,7 +451,7 @@ def test_vmap_over_adam_betas_equals_separate_runs():
         jnp.array(b2s))
     for i, b2 in enumerate(b2s):
         ref = run_eager(optax.adam(0.01, b2=b2), params, grads, 10)[0]
-        assert_trees_close(at(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"b2={b2}")
+        assert_trees_close(row(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"b2={b2}")
 
 
 COURSE_DECAYS = [  # (schedule, the course's formula at epoch e)
@@ -486,11 +494,11 @@ def test_vmap_over_decay_rates():
     grads = grad_sequence(24, params, 6)
     rates = [0.0, 1.0]
     sched = lambda r: schedules.inverse_time_decay(0.1, r)
-    batched = jax.vmap(lambda r: run_scan(momentum(sched(r), 0.5), params, grads, 6)[0])(
+    batched = jax.jit(jax.vmap(lambda r: run_scan(momentum(sched(r), 0.5), params, grads, 6)[0]))(
         jnp.array(rates))
     for i, r in enumerate(rates):
         ref = run_eager(momentum(sched(r), 0.5), params, grads, 6)[0]
-        assert_trees_close(at(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"decay {r}")
+        assert_trees_close(row(batched, i), ref, rtol=1e-12, atol=1e-15, what=f"decay {r}")
 
 
 @pytest.mark.parametrize("make, word", [

@@ -146,7 +146,7 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if problems.get("growth", {}).get("status") == "ok":
         problems["growth"]["plot"] = f"{name}-growth.png"
-        growth.plot(problems["growth"], out / problems["growth"]["plot"])
+        growth.plot(problems["growth"], out / problems["growth"]["plot"], cfg.quick)
     result = {"name": name, "question": QUESTION, "config": vars(cfg),
               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": " ".join(["python -m experiments.bench",

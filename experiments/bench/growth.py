@@ -102,8 +102,9 @@ def measure(cfg, run_point, log) -> dict:
                                     == "m" and r["mode"] == "minibatch" and r["m"] in full}}
 
 
-def plot(res: dict, path) -> None:
-    """Time and memory against m, and time against the weights P, on log-log axes."""
+def plot(res: dict, path, quick: bool = False) -> None:
+    """Time and memory against m, and time against the weights P, on log-log axes (``quick``: at
+    30 dpi, as laid out: smoke output)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,6 +128,7 @@ def plot(res: dict, path) -> None:
         ax.set(xlabel=x, ylabel=y, title=title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    if not quick:
+        fig.tight_layout()
+    fig.savefig(path, dpi=30 if quick else 100)
     plt.close(fig)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdnn import data
@@ -73,11 +75,14 @@ _PROBLEMS = {p.name: p for p in (  # planar and cat: the course's, with its sett
     Problem("sweep", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 100, None, "flower"),
     Problem("overhead", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 10, None, "flower"),
     Problem("resume", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 4, 256))}
-_QUICK = {"planar": dict(iterations=10), "cat": dict(iterations=2), "sweep": dict(iterations=5),
+# --quick: small shapes and few iterations; where problems can share a compiled program they do:
+# sweep's single fit is planar's (and overhead's), 10 iterations of the same network and data;
+# resume's chunk of one epoch is growth's minibatch point at m = 1024 (same network, m, batch)
+_QUICK = {"planar": dict(iterations=10), "cat": dict(iterations=2), "sweep": dict(iterations=10),
           "wide": dict(dims=(256, 256, 256, 1), m=512, iterations=2),
           "mnist": dict(m=1000, iterations=2), "softmax": dict(m=500, iterations=2),
           "softmax-mb": dict(m=1000, iterations=2),  # 3 full minibatches and one of 232
-          "overhead": {}, "resume": dict(m=1000)}
+          "overhead": {}, "resume": dict(m=1024, iterations=2)}
 
 
 def problem(name: str, cfg) -> Problem:
@@ -120,9 +125,14 @@ def init_params(seed: int, prob: Problem) -> list[dict]:
 
 def shuffle_orders(key, epochs: int, m: int) -> np.ndarray:
     """``(epochs, m)``: each epoch's example order, as ``jaxdnn.fit`` draws it from ``key``."""
+    return np.array(_orders(key, epochs, m))  # a writable copy, as torch.from_numpy wants
+
+
+@partial(jax.jit, static_argnums=(1, 2))  # one program, not each random op compiled eagerly
+def _orders(key, epochs: int, m: int):
     k_shuffle = jax.random.split(key)[0]
-    return np.stack([jax.random.permutation(jax.random.fold_in(k_shuffle, e), m)
-                     for e in range(epochs)])
+    return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(k_shuffle, e), m))(
+        jnp.arange(epochs))
 
 
 def batch_slices(m: int, batch_size: int | None) -> list[tuple[int, int]]:
