@@ -342,7 +342,9 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
         bn_momentum=bn_momentum, compute_dtype=compute_dtype)
     if mesh is not None:
         params, X, Y = _shard(mesh, params, X, Y)
-    step = jax.device_put(np.int32(0))  # explicitly to the device: no implicit transfer
+    # the step counter: a run of one chunk starts it inside the compiled program (no transfer);
+    # chunks that follow one another share one program, so they get it explicitly from here
+    step = None if run.chunk >= run.num_iterations else jax.device_put(np.int32(0))
     state = TrainState(params, run.optimizer.init(params), step, init_batch_stats(params))
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
     if traced:  # no host decisions between chunks: one chunk without validation data
@@ -371,9 +373,12 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
 def _chunk(config, length, state, data, key, l2, validation):
     """One compiled chunk. Full batch: ``data`` is ``(X, Y)`` in the course layout, and the
     transpose of :func:`examples_first` cancels against ``train_steps``' transpose back inside the
-    program, so full-batch training makes no working copy of X."""
+    program, so full-batch training makes no working copy of X. A ``state.step`` of None (a run of
+    one chunk) is 0."""
     if not config.batch_size:
         data = examples_first(*data)
+    if state.step is None:  # the first and only chunk of a run: it counts from 0
+        state = state._replace(step=jnp.zeros((), jnp.int32))
     return train_steps(config, length, state, data, key, l2, validation)
 
 
