@@ -1,5 +1,6 @@
 """Test configuration: float64 available, and silent rank promotion is an error."""
 
+import collections
 import contextlib
 import os
 import pathlib
@@ -163,7 +164,16 @@ def he_params(dims, seed=0, dtype="float64"):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests marked ``slow`` (subprocesses of 10 s and more) run first: pytest-xdist hands
-    tests to its workers in this order, so the long ones overlap the many short ones instead of
-    one of them finishing alone while the other worker idles."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: else in order
+    """The longest files first: pytest-xdist (``--dist loadfile --no-loadscope-reorder``) hands
+    whole files to its two workers in this order, so the long ones overlap the many short ones
+    instead of one finishing alone while the other worker idles. A file's length is guessed from
+    its tests: first the files with tests marked ``slow`` (subprocesses of 10 s and more), most
+    such tests first, then the others, most tests first; a file's tests keep their order."""
+    files = collections.defaultdict(lambda: [0, 0])  # file -> [slow tests, tests]
+    for item in items:
+        count = files[item.path]
+        count[0] += item.get_closest_marker("slow") is not None
+        count[1] += 1
+    rank = {path: i for i, path in enumerate(sorted(files, key=lambda p: (-files[p][0],
+                                                                          -files[p][1])))}
+    items.sort(key=lambda item: rank[item.path])  # stable: a file's tests stay in order
