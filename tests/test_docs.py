@@ -2,12 +2,13 @@
 every command of their ``bash`` blocks is checked (how: the comment above ``CHECKS``), and the API
 reference documents each public name once.
 
-The blocks of one page run in order in one fresh Python process (so a block may use the names that
-earlier blocks of its page defined), with JAX's default configuration: float32, no
-``jax_enable_x64``, whatever ``tests/conftest.py`` sets for the other tests (only its XLA_FLAGS, the
-suite's compile settings, carry over: they change how XLA compiles, not what the examples
-compute). A block that cannot run here (one that needs several hosts, say) starts with the line
-``# not run: <why>``; the test checks that such a block still parses.
+The blocks of one page run in order in a fresh namespace (so a block may use the names that
+earlier blocks of its page defined, and no other page's); the pages run one after another in one
+fresh Python process, with JAX's default configuration: float32, no ``jax_enable_x64``, none of
+what ``tests/conftest.py`` sets for the other tests (only its XLA_FLAGS, the suite's compile
+settings, carry over: they change how XLA compiles, not what the examples compute). A block that
+cannot run here (one that needs several hosts, say) starts with the line ``# not run: <why>``; the
+test checks that such a block still parses.
 """
 
 from __future__ import annotations
@@ -29,13 +30,27 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 NOT_RUN = "# not run:"
 
-# Runs each block with its page and line in the traceback, so a failure names where it is.
+# Runs the pages one after another in one process (one start of JAX for all of them), each page
+# in a fresh namespace and a folder of its own, its blocks in order; a failing block ends its page,
+# with the page and line in the traceback, and the next page runs. A page must leave JAX's global
+# configuration as it found it (a later page would otherwise run under it): that is checked too.
 RUNNER = """
-import sys, json
-blocks = json.load(sys.stdin)
-namespace = {"__name__": "__main__"}
-for where, source in blocks:
-    exec(compile(source, where, "exec"), namespace)
+import json, os, sys, traceback
+pages, results = json.load(sys.stdin), {}
+for page, folder, blocks in pages:
+    os.chdir(folder)
+    config = dict(sys.modules["jax"].config.values) if "jax" in sys.modules else None
+    try:
+        namespace = {"__name__": "__main__"}
+        for where, source in blocks:
+            exec(compile(source, where, "exec"), namespace)
+        if config is not None and dict(sys.modules["jax"].config.values) != config:
+            raise AssertionError(f"{page} changed JAX's global configuration")
+        results[page] = None
+    except BaseException:
+        results[page] = traceback.format_exc()
+with open(sys.argv[1], "w") as f:
+    json.dump(results, f)
 """
 
 
@@ -60,24 +75,39 @@ def test_the_readme_and_the_tutorial_have_examples():
     assert {"README.md", "docs/tutorial.md"} <= names, names
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
-def test_page_examples_run(page, tmp_path):
-    blocks = python_blocks(page)
-    name = page.relative_to(ROOT)
-    to_run = []
-    for line, source in blocks:
-        where = f"{name}, block at line {line}"
-        if source.lstrip().startswith(NOT_RUN):
-            ast.parse(source, where)  # not run, but it must still be valid Python
-        else:
-            to_run.append((where, source))
+@pytest.fixture(scope="module")
+def page_runs(tmp_path_factory):
+    """Every page's examples, run by :data:`RUNNER` in one fresh process: page name -> None, or
+    the traceback of its failing block."""
+    work = tmp_path_factory.mktemp("pages")
+    pages = []
+    for page in PAGES:
+        name = str(page.relative_to(ROOT))
+        to_run = []
+        for line, source in python_blocks(page):
+            where = f"{name}, block at line {line}"
+            if source.lstrip().startswith(NOT_RUN):
+                ast.parse(source, where)  # not run, but it must still be valid Python
+            else:
+                to_run.append((where, source))
+        folder = work / name.replace("/", "_")
+        folder.mkdir()
+        pages.append((name, str(folder), to_run))
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(to_run), text=True,
-                            capture_output=True, cwd=tmp_path, env=env, timeout=600)
-    assert result.returncode == 0, f"{name}: an example failed:\n{result.stderr[-4000:]}"
+    results = work / "results.json"
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(results)], input=json.dumps(pages),
+                          text=True, capture_output=True, cwd=work, env=env, timeout=900)
+    assert proc.returncode == 0 and results.exists(), f"the runner failed:\n{proc.stderr[-4000:]}"
+    return json.loads(results.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_page_examples_run(page, page_runs):
+    name = str(page.relative_to(ROOT))
+    assert page_runs[name] is None, f"{name}: an example failed:\n{page_runs[name][-4000:]}"
 
 
 # ---------------------------------------------------------------------------- shell commands
