@@ -16,8 +16,8 @@ import pytest
 # Both change how XLA turns the same jaxpr into machine code, not what jaxdnn asks it to compute;
 # every test passes with and without them, at the same tolerances (what each saves: the commits
 # that set them). The compute-bound course runs (test_course) run in a subprocess at XLA's
-# defaults, as users run them. Set before JAX starts its backend; a flag that XLA_FLAGS already names is kept as given. The controller sets them once,
-# and pytest-xdist's workers inherit them.
+# defaults, as users run them. Set before JAX starts its backend; a flag that XLA_FLAGS already
+# names is kept as given. The controller sets them once, and pytest-xdist's workers inherit them.
 SUITE_XLA_FLAGS = {"xla_backend_optimization_level": "0", "xla_cpu_use_fusion_emitters": "false"}
 
 
