@@ -44,8 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn.checks import check_same_structure, is_traced
-from jaxdnn.checks import check_scalar as _check_hyper
+from jaxdnn.checks import check_same_structure, check_scalar, is_traced
 
 
 def gd_update(params, grads, learning_rate):
@@ -65,7 +64,7 @@ def gd_update(params, grads, learning_rate):
             if not isinstance(leaf, (jax.Array, np.ndarray, jax.core.Tracer)):
                 raise TypeError(f"{name}{jax.tree_util.keystr(path)} must be an array, "
                                 f"got {type(leaf).__name__}")
-    _check_hyper("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+    check_scalar("learning_rate", learning_rate, low=0.0, low_inclusive=False)
     return jax.tree.map(lambda p, g: p - (learning_rate * g).astype(p.dtype), params, grads)
 
 
@@ -80,7 +79,7 @@ def _hyper(name, value, **bounds):
     Strong typing keeps the compiled program the same whether the value came from a Python float
     or back from a checkpoint file; tracers pass through unchanged.
     """
-    value = _check_hyper(name, value, **bounds)
+    value = check_scalar(name, value, **bounds)
     if is_traced(value):
         return value
     if isinstance(value, jax.Array):  # already on the device: no transfer

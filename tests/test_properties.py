@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jaxdnn
-from jaxdnn import activations as _act
+from jaxdnn import activations as act
 from jaxdnn.gradcheck import relative_difference
 from jaxdnn.initializers import METHODS
 
@@ -126,7 +126,7 @@ def error_scale(params, X, Y, acts):
         A_prev = jnp.abs(caches[l].linear.A_prev)
         out[l] = {"W": S @ A_prev.T / m, "b": jnp.sum(S, axis=1, keepdims=True) / m}
         if l > 0:
-            gp = jnp.abs(_act.derivative(acts[l - 1])(caches[l - 1].Z))
+            gp = jnp.abs(act.derivative(acts[l - 1])(caches[l - 1].Z))
             S = (jnp.abs(params[l]["W"]).T @ S) * (gp + 1)
     return out
 
