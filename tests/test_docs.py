@@ -36,15 +36,16 @@ NOT_RUN = "# not run:"
 # configuration as it found it (a later page would otherwise run under it): that is checked too.
 RUNNER = """
 import json, os, sys, traceback
+import jax  # imported, not configured: each page imports what it uses
 pages, results = json.load(sys.stdin), {}
 for page, folder, blocks in pages:
     os.chdir(folder)
-    config = dict(sys.modules["jax"].config.values) if "jax" in sys.modules else None
+    config = dict(jax.config.values)
     try:
         namespace = {"__name__": "__main__"}
         for where, source in blocks:
             exec(compile(source, where, "exec"), namespace)
-        if config is not None and dict(sys.modules["jax"].config.values) != config:
+        if dict(jax.config.values) != config:
             raise AssertionError(f"{page} changed JAX's global configuration")
         results[page] = None
     except BaseException:
