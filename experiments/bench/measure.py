@@ -38,9 +38,15 @@ def timed(fn, *args):
 
 def rounds(repeats: int, *fns):
     """``fns`` called in turn (blocked on) for ``repeats`` rounds, round-robin, so that a busy
-    moment of the machine hits them all: the seconds of each, a list per round, and its results."""
-    got = [[timed(lambda f=f: jax.block_until_ready(f())) for f in fns] for _ in range(repeats)]
-    return [[t for t, _ in col] for col in zip(*got)], [out for _, out in got[-1]]
+    moment of the machine hits them all: the seconds of each, a list per round, and its last
+    results. Each round starts one further along, so no fn always runs right after the same other:
+    a BLAS or OpenMP thread pool still spinning after one peer slows whichever runs next."""
+    times, outs = [[] for _ in fns], [None] * len(fns)
+    for r in range(repeats):
+        for i in [(r + j) % len(fns) for j in range(len(fns))]:
+            t, outs[i] = timed(lambda f=fns[i]: jax.block_until_ready(f()))
+            times[i].append(t)
+    return times, outs
 
 
 def rss_mib(peak: bool = False, reset: bool = False) -> float:
