@@ -1,5 +1,8 @@
-"""The batch-norm blocks against a plain jnp formula under jax.grad, PyTorch's BatchNorm1d and
-finite differences; their input errors; and init_params(batchnorm=True)."""
+"""The batch-norm blocks against a plain jnp formula under jax.grad, PyTorch's BatchNorm1d (or its
+documented definition where PyTorch is not installed) and finite differences; their input errors;
+and init_params(batchnorm=True)."""
+
+import importlib.util
 
 import jax
 import jax.numpy as jnp
@@ -81,41 +84,76 @@ def test_backward_passes_a_finite_difference_gradient_check():
         assert relative_difference(manual[name], numeric[name]) < 1e-7, name
 
 
-def test_blocks_equal_torch_batchnorm1d():
-    """Training mode (batch statistics), the gradients by autograd, the running averages and
-    evaluation mode, float64; torch takes examples in rows."""
-    torch = pytest.importorskip("torch")
+def batchnorm1d_torch(X, weight, bias, dY, X_eval, eps, momentum):
+    """PyTorch's BatchNorm1d (examples in rows, float64): the training output, the gradients by
+    autograd of ``sum(dY * Y) / m``, the running averages after that step from mean 0 and
+    variance 1, and evaluation mode on ``X_eval`` with them."""
+    import torch
+
+    bn = torch.nn.BatchNorm1d(X.shape[1], eps=eps, momentum=momentum, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(weight))
+        bn.bias.copy_(torch.tensor(bias))
+    x = torch.tensor(X, requires_grad=True)
+    Y = bn.train()(x)
+    (Y * torch.tensor(dY)).sum().div(X.shape[0]).backward()
+    with torch.no_grad():
+        Y_eval = bn.eval()(torch.tensor(X_eval))
+    t = lambda v: v.detach().numpy()
+    return {"Y": t(Y), "dX": t(x.grad), "dweight": t(bn.weight.grad), "dbias": t(bn.bias.grad),
+            "running_mean": t(bn.running_mean), "running_var": t(bn.running_var),
+            "Y_eval": t(Y_eval)}
+
+
+def batchnorm1d_documented(X, weight, bias, dY, X_eval, eps, momentum):
+    """The same from BatchNorm1d's documented definition, for machines without PyTorch:
+    ``Y = (X - E[X]) / sqrt(Var[X] + eps) * weight + bias`` with the biased variance in training,
+    ``running = (1 - momentum) running + momentum batch`` with the unbiased variance, from mean 0
+    and variance 1, and the gradients by jax.grad."""
+    mean = lambda X: X.mean(0, keepdims=True)
+    var = lambda X, ddof=0: X.var(0, ddof=ddof, keepdims=True)
+    weight, bias = weight[None], bias[None]  # rows, as the examples
+    train = lambda X, w, b: (X - mean(X)) / jnp.sqrt(var(X) + eps) * w + b
+    J = lambda X, w, b: jnp.sum(dY * train(X, w, b)) / X.shape[0]
+    dX, dweight, dbias = jax.grad(J, argnums=(0, 1, 2))(X, weight, bias)
+    running_mean = momentum * mean(X)
+    running_var = (1 - momentum) + momentum * var(X, ddof=1)
+    Y_eval = (X_eval - running_mean) / jnp.sqrt(running_var + eps) * weight + bias
+    return {"Y": train(X, weight, bias), "dX": dX, "dweight": dweight[0], "dbias": dbias[0],
+            "running_mean": running_mean[0], "running_var": running_var[0], "Y_eval": Y_eval}
+
+
+def test_blocks_equal_batchnorm1d():
+    """Training mode, gradients, running averages and evaluation mode against PyTorch's
+    BatchNorm1d where PyTorch is installed, otherwise against its documented definition; float64.
+    PyTorch's momentum 0.1 weighs the batch, ours (0.9) the running value."""
+    have_torch = importlib.util.find_spec("torch") is not None  # found, not imported
+    reference = batchnorm1d_torch if have_torch else batchnorm1d_documented
     Z, gamma, beta, dZ_tilde = problem(2)
     m = Z.shape[1]
-    bn = torch.nn.BatchNorm1d(N, eps=1e-5, momentum=0.1, dtype=torch.float64)  # 0.1 = 1 - 0.9
-    with torch.no_grad():
-        bn.weight.copy_(torch.tensor(np.asarray(gamma)[:, 0]))
-        bn.bias.copy_(torch.tensor(np.asarray(beta)[:, 0]))
-    x = torch.tensor(np.asarray(Z).T, requires_grad=True)
-    out = bn.train()(x)
-    (out * torch.tensor(np.asarray(dZ_tilde).T)).sum().div(m).backward()
+    rows = lambda a: np.asarray(a).T  # examples in rows
+    want = reference(rows(Z), rows(gamma)[0], rows(beta)[0], rows(dZ_tilde), rows(Z[:, :1]),
+                     eps=1e-5, momentum=0.1)
+    want = {k: np.asarray(v) for k, v in want.items()}
+    what = f"against {reference.__name__}"
 
     Z_tilde, cache = jaxdnn.batchnorm_forward(Z, gamma, beta, eps=1e-5)
     dZ, dgamma, dbeta = jaxdnn.batchnorm_backward(dZ_tilde, cache)
-    t = lambda v: v.detach().numpy()
     assert_trees_close((Z_tilde, dZ, dgamma, dbeta),
-                       (t(out).T, m * t(x.grad).T, t(bn.weight.grad)[:, None],
-                        t(bn.bias.grad)[:, None]),
-                       rtol=1e-12, atol=1e-13, what="against BatchNorm1d")
+                       (want["Y"].T, m * want["dX"].T, want["dweight"][:, None],
+                        want["dbias"][:, None]), rtol=1e-12, atol=1e-13, what=what)
 
-    start = jaxdnn.init_running_stats(N, jnp.float64)  # torch's too: mean 0, var 1
+    start = jaxdnn.init_running_stats(N, jnp.float64)  # PyTorch's too: mean 0, var 1
     running = jaxdnn.update_running_stats(start, cache, momentum=0.9)
-    np.testing.assert_allclose(running.mean, t(bn.running_mean)[:, None], rtol=1e-12)
-    # torch averages the unbiased variance; with that one, the same average
-    unbiased = jaxdnn.update_running_stats(start, cache._replace(var=cache.var * m / (m - 1)))
-    np.testing.assert_allclose(unbiased.var, t(bn.running_var)[:, None], rtol=1e-12)
-
-    with torch.no_grad():  # evaluation mode with our running statistics, on a single example
-        bn.running_mean.copy_(torch.tensor(np.asarray(running.mean)[:, 0]))
-        bn.running_var.copy_(torch.tensor(np.asarray(running.var)[:, 0]))
-        expected = t(bn.eval()(torch.tensor(np.asarray(Z[:, :1]).T))).T
-    got = jaxdnn.batchnorm_inference(Z[:, :1], gamma, beta, running.mean, running.var, eps=1e-5)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(running.mean, want["running_mean"][:, None], rtol=1e-12,
+                               err_msg=what)
+    # PyTorch averages the unbiased variance; with that one, the same average
+    unbiased = jaxdnn.update_running_stats(start, cache._replace(var=cache.var * m / (m - 1)),
+                                           momentum=0.9)
+    np.testing.assert_allclose(unbiased.var, want["running_var"][:, None], rtol=1e-12,
+                               err_msg=what)
+    got = jaxdnn.batchnorm_inference(Z[:, :1], gamma, beta, unbiased.mean, unbiased.var, eps=1e-5)
+    np.testing.assert_allclose(got, want["Y_eval"].T, rtol=1e-12, atol=1e-13, err_msg=what)
 
 
 def test_inference_and_running_averages_by_hand(mode):

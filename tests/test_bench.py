@@ -84,12 +84,18 @@ def test_numpy_torch_and_sklearn_do_the_same_training_as_jaxdnn(quick_run, name)
         assert res["cost_agreement"][peer] <= RTOL_F32, (name, peer, res["cost_agreement"])
 
 
-@pytest.mark.parametrize("peer,package", [("torch-eager", "torch"), ("sklearn", "sklearn")])
-def test_the_optional_peers_ran_where_installed(quick_run, peer, package):
-    if importlib.util.find_spec(package) is None:  # found, not imported: importing takes seconds
-        pytest.skip(f"{package} is not installed")
-    for name in TIMED:
-        assert quick_run[1]["problems"][name]["peers"][peer]["status"] == "ok", (name, peer)
+@pytest.mark.parametrize("peer,package,name", [("torch-eager", "torch", "PyTorch"),
+                                                ("sklearn", "sklearn", "scikit-learn")])
+def test_the_optional_peers_ran_where_installed_and_say_so_where_not(quick_run, peer, package,
+                                                                     name):
+    installed = importlib.util.find_spec(package) is not None  # found, not imported: seconds
+    for problem in TIMED:
+        rec = quick_run[1]["problems"][problem]["peers"][peer]
+        if installed:
+            assert rec["status"] == "ok", (problem, peer, rec)
+        else:
+            assert rec["status"] == "skipped", (problem, peer, rec)
+            assert f"{name} is not installed" in rec["reason"], (problem, peer, rec)
 
 
 def test_sweep_overhead_resume_and_growth(quick_run):
