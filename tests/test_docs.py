@@ -215,7 +215,10 @@ def test_shown_command_exits_0(command, tmp_path):
     for extra in ("experiments", "test", "lint", "docs"):  # this interpreter is the environment
         (tmp_path / f".installed-{extra}").touch()
     argv = [word.format(venv=tmp_path) for word in check]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    # not the caller's JAX settings, nor its make's: `make test ARGS=...` puts ARGS in the
+    # environment and in MAKEFLAGS, and every make below it would take them
+    make_vars = ("ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k not in make_vars}
     env["JAX_PLATFORMS"] = "cpu"
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{command} ({shlex.join(argv)}):\n{result.stderr[-4000:]}"
