@@ -123,6 +123,7 @@ def _ema(decay, averages, values):
         averages, values)
 
 
+@jax.jit  # one dispatch for the whole tree, and no transfer of the fill value
 def _moments(params):
     """Zeros shaped like the params, in their dtype widened to at least float32."""
     return jax.tree.map(lambda p: jnp.zeros_like(p, jnp.promote_types(p.dtype, jnp.float32)),
@@ -145,13 +146,15 @@ def _as(x, dtype):
 
 
 def _count_and_hyperparams(hyperparams):
-    """``(count, hyperparams)`` of a new state, the count 0: it and the NumPy numbers go to the
-    device in one explicit transfer (no compiled zeros, no implicit transfer); an optax schedule's
-    ``None`` entry is left out."""
+    """``(count, hyperparams)`` of a new state: the count 0 from a compiled constant (a dispatch,
+    no transfer), the NumPy numbers to the device in one explicit transfer (no implicit one); an
+    optax schedule's ``None`` entry is left out."""
     hyperparams = {k: v for k, v in hyperparams.items() if v is not None}
     numpy = {k: v for k, v in hyperparams.items() if isinstance(v, np.ndarray)}
-    count, numpy = jax.device_put((np.zeros((), np.int32), numpy))
-    return count, {**hyperparams, **numpy}
+    return _zero_count(), {**hyperparams, **(jax.device_put(numpy) if numpy else {})}
+
+
+_zero_count = jax.jit(lambda: jnp.zeros((), jnp.int32))
 
 
 # ----------------------------------------------------------------------------------------------

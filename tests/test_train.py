@@ -157,15 +157,18 @@ def test_fit_leaves_the_callers_params_usable():
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(), dict(batch_size=8, key=jax.random.key(3)), dict(validation_data="train")],
-    ids=["full", "minibatch", "validation"])
+    dict(), dict(batch_size=8, key=jax.random.key(3)), dict(validation_data="train"),
+    dict(optimizer="adam")], ids=["full", "minibatch", "validation", "adam"])
 def test_fit_makes_no_implicit_transfers(kwargs):
     """Once compiled, a fit call moves nothing between host and device behind the caller's back:
     its scalars go over explicitly, and only the costs it checks come back (jax.device_get)."""
     params, X, Y = problem()
     if kwargs.get("validation_data") == "train":
         kwargs = dict(validation_data=(X, Y))
-    kw = dict(learning_rate=0.1, num_iterations=6, chunk_size=3, **kwargs)
+    if kwargs.get("optimizer") == "adam":  # its state: moments, hyperparameters, count
+        kwargs = dict(optimizer=jaxdnn.adam(0.01))
+    kw = dict(num_iterations=6, chunk_size=3, **kwargs)
+    kw.setdefault("learning_rate", None if "optimizer" in kw else 0.1)
     expected = jaxdnn.fit(params, X, Y, ACTS, **kw)  # compiles; the guarded call reuses it
     with jax.transfer_guard("disallow"):
         got = jaxdnn.fit(params, X, Y, ACTS, **kw)
