@@ -7,7 +7,7 @@ host overhead a call, a bitwise resume (:mod:`~experiments.bench.measure`), grow
 width (:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``:
 all in this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
 
-    python -m experiments.bench                    # everything: about 25 minutes on 2 cores
+    python -m experiments.bench                    # everything: about 12 minutes on 2 cores
     python -m experiments.bench --quick            # a smoke run, about a minute
     python -m experiments.bench --configs mnist,softmax-mb --repeats 3 --peers jaxdnn-manual,numpy
     JAX_PLATFORMS=cuda python -m experiments.bench --device cuda    # a GPU, under 5 minutes

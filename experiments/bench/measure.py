@@ -37,13 +37,14 @@ def timed(fn, *args):
 
 
 def rounds(repeats: int, *fns):
-    """``fns`` called in turn (blocked on) for ``repeats`` rounds, round-robin, so that a busy
-    moment of the machine hits them all: the seconds of each, a list per round, and its last
-    results. Each round starts one further along, so no fn always runs right after the same other:
-    a BLAS or OpenMP thread pool still spinning after one peer slows whichever runs next."""
+    """``fns`` called in turn (blocked on) for ``repeats`` rounds, so that a busy moment of the
+    machine hits them all: the seconds of each, a list per round, and its last results. Each round
+    runs them in a new order (a seeded shuffle): a BLAS or OpenMP thread pool still spinning after
+    one peer slows whichever runs next, and in a fixed cycle that would always be the same one."""
     times, outs = [[] for _ in fns], [None] * len(fns)
-    for r in range(repeats):
-        for i in [(r + j) % len(fns) for j in range(len(fns))]:
+    order = np.random.default_rng(0)
+    for _ in range(repeats):
+        for i in order.permutation(len(fns)):
             t, outs[i] = timed(lambda f=fns[i]: jax.block_until_ready(f()))
             times[i].append(t)
     return times, outs
