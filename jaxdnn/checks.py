@@ -248,7 +248,7 @@ def check_Y(Y, n_L: int, m: int, dtype, output: str = "sigmoid") -> jax.Array:
                     f"softmax labels must be one-hot (or probabilities): each column of Y must "
                     f"sum to 1, but {int(bad.sum())} of {m} do not (column {j} sums to "
                     f"{y.column_sums[j]:g}); for integer class labels use jaxdnn.one_hot")
-    return Y.astype(dtype)
+    return Y if Y.dtype == dtype else Y.astype(dtype)  # no dispatch when it is already
 
 
 def check_network(params, X, activations, *, output: bool = False):

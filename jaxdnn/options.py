@@ -230,7 +230,7 @@ def _check_key(key):
 
 def _check_finite_params(params):
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        if not isinstance(leaf, jax.core.Tracer) and (n := count_nonfinite(leaf)):
+        if not is_traced(leaf) and (n := count_nonfinite(leaf)):
             raise ValueError(f"the initial params{jax.tree_util.keystr(path)} hold {n} NaN or "
                              "Inf values; training needs finite initial params")
 

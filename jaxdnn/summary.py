@@ -1,10 +1,15 @@
 """Value summaries of concrete arrays, computed where the arrays live: what the value checks of
 :mod:`jaxdnn.checks` need (non-finite counts, ranges, column sums), without copying an array that
 lives on an accelerator to the host.
+
+A JAX array's values never change, so its summary is kept for as long as the array lives: ``fit``
+called again on the same ``X``, ``Y`` or params does not scan them again (on an accelerator: no
+device program and no round trip per call). NumPy arrays, which can change, are summarised anew.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import jax
@@ -38,6 +43,10 @@ def summarize(x, *, column_sums: bool = False) -> Summary:
     float16) are widened to float32 first, so their NaNs are counted. Column sums of an array spread
     over several processes are skipped: they would not fit on one host.
     """
+    return _kept(x, ("summary", column_sums), lambda x: _summarize(x, column_sums))
+
+
+def _summarize(x, column_sums: bool) -> Summary:
     if isinstance(x, jax.Array) and not _on_host(x):
         n_bad, lo, hi, sums = _device_summary(x)
         return Summary(int(n_bad), float(lo), float(hi), np.asarray(sums, np.float64)
@@ -55,13 +64,34 @@ def summarize(x, *, column_sums: bool = False) -> Summary:
 
 def count_nonfinite(x) -> int:
     """The number of NaN and Inf entries of a concrete array (one pass when all are finite)."""
+    return _kept(x, "nonfinite", _count_nonfinite)
+
+
+def _count_nonfinite(x) -> int:
     if not isinstance(x, jax.Array) or _on_host(x):
         a = np.asarray(x)
         if a.dtype.kind in "fc" and a.dtype.itemsize >= 4:
             with np.errstate(over="ignore", invalid="ignore"):  # huge finite values may overflow
                 if np.isfinite(a.sum()):
                     return 0
-    return summarize(x).nonfinite
+    return _summarize(x, False).nonfinite
+
+
+_KEPT: dict[tuple[int, object], tuple[weakref.ref, object]] = {}  # (id, what): (array, value)
+
+
+def _kept(x, what, compute):
+    """``compute(x)``, kept for a JAX array as long as the array lives (its values never change;
+    once it is gone, its id may name another array)."""
+    if not isinstance(x, jax.Array):
+        return compute(x)
+    key = (id(x), what)
+    kept = _KEPT.get(key)
+    if kept is not None and kept[0]() is x:
+        return kept[1]
+    value = compute(x)
+    _KEPT[key] = (weakref.ref(x, lambda _, key=key, kept=_KEPT: kept.pop(key, None)), value)
+    return value
 
 
 def _on_host(x: jax.Array) -> bool:

@@ -25,6 +25,7 @@ test_checkpoint, fit's checkpoint directories in test_resume, ``one_hot`` here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import jax
@@ -33,7 +34,7 @@ import numpy as np
 import pytest
 
 import jaxdnn
-from jaxdnn import checks
+from jaxdnn import checks, summary
 
 from .conftest import as_jax, he_params
 
@@ -415,6 +416,24 @@ def control_entries(control):
     if "labels" in control:  # each gradient check compiles anew; labels are checked above
         return [e for e in CONTROL_ENTRIES if e != "gradient_check"]
     return list(CONTROL_ENTRIES)
+
+
+def test_a_jax_arrays_values_are_scanned_once_while_it_lives():
+    """A JAX array's values never change, so its summary is kept; once the array is gone, a new
+    one (which may take its id) is scanned anew, whatever it holds; NumPy arrays always are."""
+    x = jnp.ones((3, 4))
+    assert summary.summarize(x) is summary.summarize(x)
+    assert summary.summarize(x, column_sums=True).column_sums.tolist() == [3.0] * 4
+    for i in range(40):  # fresh arrays, finite and not by turns, at reused addresses
+        y = jnp.ones((3, 4)).at[1, 2].set(jnp.nan) if i % 2 else jnp.ones((3, 4))
+        assert (summary.count_nonfinite(y), summary.summarize(y).nonfinite) == (i % 2, i % 2)
+        with pytest.raises(ValueError, match="X contains 1 NaN") if i % 2 else nullcontext():
+            checks.check_X(y, 3, y.dtype)
+        del y
+    a = np.ones((3, 4))
+    assert summary.count_nonfinite(a) == 0
+    a[1, 2] = np.nan  # changed in place: seen
+    assert summary.count_nonfinite(a) == 1 and summary.summarize(a).nonfinite == 1
 
 
 @pytest.mark.parametrize("control", list(CONTROLS))
