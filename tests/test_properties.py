@@ -32,7 +32,7 @@ from .conftest import as_jax
 
 WIDTHS = (1, 2, 3, 5, 8)
 MS = (1, 2, 3, 7)
-HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
+HIDDEN = act.HIDDEN  # every hidden activation the library has: the architectures cover them all
 DTYPES = (jnp.float32, jnp.float64)
 SCALES = tuple(10.0**k for k in range(-3, 4))  # X scaled by 10^k, k = -3..3
 EPS = {dtype: float(jnp.finfo(dtype).eps) for dtype in DTYPES}
