@@ -27,7 +27,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # one full-batch sigmoid problem of each layout (n_x < m, n_x > m) and the minibatch softmax one:
 # the other problems run the same peers on other shapes (and cost the suite seconds each)
 TIMED = ["planar", "cat", "softmax-mb"]
-CONFIGS = [*TIMED, "sweep", "overhead", "resume", "growth"]
+CONFIGS = [*TIMED, "sweep", "overhead", "resume", "mixed", "growth"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_writes_json_markdown_and_the_growth_plot(quick_run):
     assert all(r["status"] == "ok" for r in data["problems"].values()), data["problems"]
     assert data["machine"]["cores"] >= 1 and data["machine"]["versions"]["jax"]
     for heading in ("# jaxdnn speed benchmark: quick", "| jaxdnn-manual |", "own GEMM shapes",
-                    "## sweep", "## overhead", "## resume", "## growth"):
+                    "## sweep", "## overhead", "## resume", "## mixed", "## growth"):
         assert heading in md, f"{heading!r} missing from the Markdown"
     assert (out / "quick-growth.png").stat().st_size > 0
 
@@ -98,12 +98,17 @@ def test_the_optional_peers_ran_where_installed_and_say_so_where_not(quick_run, 
             assert f"{name} is not installed" in rec["reason"], (problem, peer, rec)
 
 
-def test_sweep_overhead_resume_and_growth(quick_run):
+def test_sweep_overhead_resume_mixed_and_growth(quick_run):
     got = quick_run[1]["problems"]
     assert got["sweep"]["model0_matches_single_fit"] and got["sweep"]["models"] == 1024
     assert got["overhead"]["same_costs"]  # fit and a jitted train_steps: the same training
     assert got["resume"]["bitwise_equal"]
     assert got["resume"]["cut_after"] == got["resume"]["iterations"] // 2 >= 1
+    mixed = got["mixed"]  # bfloat16 products train as float32 does, to bfloat16's round-off
+    for k in ("manual bfloat16", "autodiff bfloat16"):
+        assert mixed[f"seconds per iteration, {k}"] > 0
+        assert mixed[f"final cost's relative difference from float32, {k}"] < 0.01, mixed
+        assert mixed[f"final cost, {k}"] != mixed["final cost, manual float32"]  # it was bf16
     g = got["growth"]
     assert {p["mode"] for p in g["points"]} == {"full", "minibatch"}
     for p in g["points"]:
@@ -116,7 +121,8 @@ def test_command_line_profiles_and_errors():
     assert "wide" not in bench.parse_args(["--quick"]).configs
     assert bench.parse_args([]).configs == problems.PROBLEMS
     cuda = bench.parse_args(["--device", "cuda"])
-    assert "growth" not in cuda.configs and "resume" in cuda.configs and cuda.repeats == 3
+    assert "growth" not in cuda.configs and {"resume", "mixed", "sweep"} <= set(cuda.configs)
+    assert cuda.repeats == 3
     assert set(cuda.peers) == {"jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad",
                                "torch-eager", "torch-compile"}
     assert problems.problem("wide", quick).dims == (256, 256, 256, 1)

@@ -127,23 +127,34 @@ def isolated(cfg, fn, *args, env=None):
 
 
 def main(argv=None) -> dict:
-    """Run the benchmark; write ``OUT/NAME.json`` and ``OUT/NAME.md``; return the result."""
+    """Run the benchmark; write ``OUT/NAME.json`` and ``OUT/NAME.md`` after each problem (a run
+    cut short keeps what it measured); return the result."""
     cfg, t0, machine, problems = parse_args(argv, __doc__), time.perf_counter(), None, {}
     flags = os.environ.get("XLA_FLAGS", "")
     if cfg.quick and "xla_backend_optimization_level" not in flags:  # read when JAX starts
         os.environ["XLA_FLAGS"] = flags = f"{flags} --xla_backend_optimization_level=0".strip()
     if cfg.device == "cpu":  # torch.compile compiles in this process: no idle workers
         os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    out = pathlib.Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
     for name in cfg.configs:
         if name == "growth":  # each point in a process of its own: its own peak memory
             problems[name] = growth.measure(
                 cfg, partial(isolated, cfg, growth.measure_point, cfg), measure.log)
-            continue
-        env = {"XLA_FLAGS": f"{flags} --xla_gpu_deterministic_ops=true"} if name == "resume" else {}
-        machine, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (machine, {
-            "problem": name, "status": "failed", "reason": "its process died (see the log)"})
-    name, out = cfg.name or (machine or {}).get("backend", "cpu"), pathlib.Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+        else:
+            env = {"XLA_FLAGS": f"{flags} --xla_gpu_deterministic_ops=true"} if (
+                name == "resume") else {}
+            machine, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (
+                machine, {"problem": name, "status": "failed",
+                          "reason": "its process died (see the log)"})
+        result = write(cfg, argv, out, machine, problems, t0)
+    print(markdown(result), flush=True)
+    return result
+
+
+def write(cfg, argv, out: pathlib.Path, machine, problems: dict, t0: float) -> dict:
+    """The result so far, written to ``OUT/NAME.json`` and ``OUT/NAME.md`` (and the growth plot)."""
+    name = cfg.name or (machine or {}).get("backend", "cpu")
     if problems.get("growth", {}).get("status") == "ok":
         problems["growth"]["plot"] = f"{name}-growth.png"
         growth.plot(problems["growth"], out / problems["growth"]["plot"], cfg.quick)
@@ -156,5 +167,4 @@ def main(argv=None) -> dict:
     (out / f"{name}.json").write_text(json.dumps(result, indent=1, default=lambda o: (
         o.tolist() if hasattr(o, "tolist") else str(o))) + "\n")
     (out / f"{name}.md").write_text(markdown(result))
-    print(markdown(result), flush=True)
     return result

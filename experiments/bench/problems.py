@@ -17,11 +17,11 @@ from jaxdnn.initializers import SCALES
 PEERS = ("jaxdnn-manual", "jaxdnn-autodiff", "jax-jit-loop", "jax-scan-grad", "numpy",
          "torch-eager", "torch-compile", "sklearn")
 TIMED = ("planar", "cat", "wide", "mnist", "softmax", "softmax-mb")  # every peer is timed on these
-PROBLEMS = TIMED + ("sweep", "overhead", "resume", "growth")
+PROBLEMS = TIMED + ("sweep", "overhead", "resume", "mixed", "growth")
 PROFILES = {  # the defaults of --configs, --peers, --repeats; --quick: every code path but wide's
     "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),  # --device cuda: under 5 minutes
     "quick": dict(configs=tuple(p for p in PROBLEMS if p != "wide"), peers=PEERS, repeats=1),
-    "cuda": dict(configs=PROBLEMS[:-1], repeats=3, peers=(
+    "cuda": dict(configs=tuple(p for p in PROBLEMS if p != "growth"), repeats=3, peers=(
         "jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad", "torch-eager", "torch-compile"))}
 
 
@@ -74,7 +74,8 @@ _PROBLEMS = {p.name: p for p in (  # planar and cat: the course's, with its sett
     Problem("softmax-mb", MNIST + (10,), "relu", "softmax", 60_000, 0.05, "he", 1, 256),
     Problem("sweep", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 100, None, "flower"),
     Problem("overhead", (2, 4, 1), "tanh", "sigmoid", 400, 1.2, "small", 10, None, "flower"),
-    Problem("resume", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 4, 256))}
+    Problem("resume", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 4, 256),
+    Problem("mixed", MNIST + (1,), "relu", "sigmoid", 60_000, 0.05, "he", 5))}
 # --quick: small shapes and few iterations; where problems can share a compiled program they do:
 # sweep's single fit is planar's (and overhead's), 10 iterations of the same network and data;
 # resume's chunk of one epoch is growth's minibatch point at m = 1024 (same network, m, batch)
@@ -82,7 +83,7 @@ _QUICK = {"planar": dict(iterations=10), "cat": dict(iterations=2), "sweep": dic
           "wide": dict(dims=(256, 256, 256, 1), m=512, iterations=2),
           "mnist": dict(m=1000, iterations=2), "softmax": dict(m=500, iterations=2),
           "softmax-mb": dict(m=1000, iterations=2),  # 3 full minibatches and one of 232
-          "overhead": {}, "resume": dict(m=1024, iterations=2)}
+          "overhead": {}, "resume": dict(m=1024, iterations=2), "mixed": dict(m=1000, iterations=2)}
 
 
 def problem(name: str, cfg) -> Problem:
