@@ -3,9 +3,10 @@
 For the same network, data and training (full-batch or minibatch gradient descent, float32): the
 seconds per iteration (epoch) of ``fit`` and its peers (:mod:`~experiments.bench.peers`) on each
 problem (:mod:`~experiments.bench.problems`) against the machine's floor, a vmapped sweep, fit's
-host overhead a call, a bitwise resume (:mod:`~experiments.bench.measure`), growth with m and the
-width (:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``:
-all in this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
+host overhead a call, a bitwise resume, bfloat16 mixed precision
+(:mod:`~experiments.bench.measure`), growth with m and the width
+(:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``: all in
+this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
 
     python -m experiments.bench                    # everything: about 12 minutes on 2 cores
     python -m experiments.bench --quick            # a smoke run, about a minute
