@@ -169,8 +169,9 @@ def test_shuffle_orders_are_fits_minibatches():
 
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
 @pytest.mark.parametrize("hidden", ["tanh", "relu"])
-def test_numpy_step_is_the_gradient_step_of_jax_grad(hidden, output):
-    """One hand-derived NumPy update equals ``W - lr jax.grad(cost)`` (float32)."""
+def test_numpy_and_torch_steps_are_the_gradient_step_of_jax_grad(hidden, output):
+    """One hand-derived NumPy update equals ``W - lr jax.grad(cost)`` (float32); so do PyTorch's
+    in-place and functional steps, where PyTorch is installed."""
     rs = np.random.RandomState(0)
     n_L = 4 if output == "softmax" else 1
     X = rs.standard_normal((3, 16)).astype(np.float32)
@@ -186,9 +187,24 @@ def test_numpy_step_is_the_gradient_step_of_jax_grad(hidden, output):
     J_plain = jax.jit(peers.jax_cost, static_argnums=3)(params, X, Y, acts)
     np.testing.assert_allclose(float(J_plain), float(J_ref), rtol=1e-6, err_msg="rtol=1e-6")
     mine = [(p["W"].copy(), p["b"].copy()) for p in params]
-    cost = peers.numpy_step(mine, X, Y, acts, 0.5)
-    np.testing.assert_allclose(cost, float(J_ref), rtol=1e-6, err_msg="cost (rtol=1e-6)")
-    for l, ((W, b), p, g) in enumerate(zip(mine, params, grads)):
-        for got, p0, d in ((W, p["W"], g["W"]), (b, p["b"], g["b"])):
-            np.testing.assert_allclose(got, p0 - 0.5 * np.asarray(d), rtol=1e-5, atol=1e-6,
-                                       err_msg=f"layer {l + 1} (rtol=1e-5, atol=1e-6)")
+    steps = {"numpy": (peers.numpy_step(mine, X, Y, acts, 0.5), mine)}
+    if importlib.util.find_spec("torch") is not None:  # PyTorch's two steps, as the peers use them
+        import torch
+
+        flat = [torch.from_numpy(p[k].copy()) for p in params for k in ("W", "b")]
+        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+        eager = [t.clone().requires_grad_() for t in flat]
+        J_eager = peers.torch_step(eager, Xt, Yt, 0.5, acts)
+        new, J_func = peers.torch_functional_step(flat, Xt, Yt, 0.5, acts)
+        pairs = lambda ts: [(ts[2 * l].detach().numpy(), ts[2 * l + 1].detach().numpy())
+                            for l in range(len(ts) // 2)]
+        steps.update({"torch eager": (float(J_eager), pairs(eager)),
+                      "torch functional": (float(J_func), pairs(new))})
+        assert all(np.array_equal(t.numpy(), p[k]) for t, p, k in zip(
+            flat, [p for p in params for _ in "Wb"], "Wb" * len(params)))  # inputs unchanged
+    for name, (cost, updated) in steps.items():
+        np.testing.assert_allclose(cost, float(J_ref), rtol=1e-6, err_msg=f"{name} cost")
+        for l, ((W, b), p, g) in enumerate(zip(updated, params, grads)):
+            for got, p0, d in ((W, p["W"], g["W"]), (b, p["b"], g["b"])):
+                np.testing.assert_allclose(got, p0 - 0.5 * np.asarray(d), rtol=1e-5, atol=1e-6,
+                                           err_msg=f"{name}, layer {l + 1} (rtol=1e-5, atol=1e-6)")

@@ -147,8 +147,8 @@ def numpy_peer(s: Setup):
     return run, min(s.prob.iterations, 1 if s.prob.batch_size else 2)
 
 
-def torch_step(params, X, Y, lr: float, activations: tuple):
-    """One update in PyTorch: forward, the cost from the logits, autograd, ``W -= lr dW``."""
+def torch_cost(params, X, Y, activations: tuple):
+    """The network's cost in PyTorch from the logits (mean BCE or CE); params `[W1, b1, ...]`."""
     import torch
 
     A = X
@@ -156,15 +156,31 @@ def torch_step(params, X, Y, lr: float, activations: tuple):
         Z = params[2 * l] @ A + params[2 * l + 1]  # (n_l, m)
         A = torch.tanh(Z) if activations[l] == "tanh" else torch.relu(Z)
     if activations[-1] == "softmax":
-        J = -(Y * torch.log_softmax(Z, dim=0)).sum() / Y.shape[1]  # categorical CE
-    else:
-        J = torch.nn.functional.binary_cross_entropy_with_logits(Z, Y, reduction="sum") / Y.shape[1]
+        return -(Y * torch.log_softmax(Z, dim=0)).sum() / Y.shape[1]  # categorical CE
+    return torch.nn.functional.binary_cross_entropy_with_logits(Z, Y, reduction="sum") / Y.shape[1]
+
+
+def torch_step(params, X, Y, lr: float, activations: tuple):
+    """One update in eager PyTorch: the cost, autograd, ``W -= lr dW`` in place; the cost."""
+    import torch
+
+    J = torch_cost(params, X, Y, activations)
     J.backward()
     with torch.no_grad():
         for p in params:
             p.sub_(lr * p.grad)  # W -= lr * dW
             p.grad = None
     return J.detach()
+
+
+def torch_functional_step(params, X, Y, lr: float, activations: tuple):
+    """The same update as a function of its inputs, for ``torch.compile``: the gradient from
+    ``torch.func``, new params out and no input changed (CUDA graphs skip a step that mutates its
+    inputs); ``(params, cost)``."""
+    import torch
+
+    grads, J = torch.func.grad_and_value(torch_cost)(params, X, Y, activations)
+    return [p - lr * g for p, g in zip(params, grads)], J  # W - lr * dW
 
 
 def torch_peer(compiled: bool, s: Setup):
@@ -179,19 +195,24 @@ def torch_peer(compiled: bool, s: Setup):
     X, Y = torch.from_numpy(s.X).to(dev), torch.from_numpy(s.Y).to(dev)
     init = [torch.from_numpy(p[k]).to(dev) for p in s.params for k in ("W", "b")]
     orders = torch.from_numpy(s.orders).to(dev) if s.orders is not None else None
-    step = torch_step
-    if compiled:  # one graph for forward, backward and update where .backward() can be traced
-        if hasattr(torch._dynamo.config, "trace_autograd_ops"):
-            torch._dynamo.config.trace_autograd_ops = True
-        # on a GPU CUDA graphs, PyTorch's mode for small batches; a graph's next replay
-        # overwrites its outputs, so the cost is copied out
-        graphed = torch.compile(torch_step, mode="reduce-overhead" if dev == "cuda" else None)
-        step = (lambda *a: graphed(*a).clone()) if dev == "cuda" else graphed
+    # forward, backward and update in one graph; on a GPU replayed as a CUDA graph, PyTorch's
+    # mode for small batches
+    step = torch.compile(torch_functional_step,
+                         mode="reduce-overhead" if dev == "cuda" else None) if compiled else None
 
     def run(n):
-        params = [a.clone().requires_grad_() for a in init]
-        costs = host_loop(lambda idx: step(params, X[:, idx], Y[:, idx], prob.learning_rate,
-                                           prob.activations), n, prob, orders)
+        params = [a.clone().requires_grad_(not compiled) for a in init]
+
+        def update(idx):
+            nonlocal params
+            if not compiled:
+                return torch_step(params, X[:, idx], Y[:, idx], prob.learning_rate,
+                                  prob.activations)
+            if dev == "cuda":  # a new step: the last one's outputs are read only as inputs
+                torch.compiler.cudagraph_mark_step_begin()
+            params, J = step(params, X[:, idx], Y[:, idx], prob.learning_rate, prob.activations)
+            return J.clone()  # a graph's next replay overwrites its outputs
+        costs = host_loop(update, n, prob, orders)
         if dev == "cuda":
             torch.cuda.synchronize()
         return costs
