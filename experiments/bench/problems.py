@@ -19,7 +19,7 @@ PEERS = ("jaxdnn-manual", "jaxdnn-autodiff", "jax-jit-loop", "jax-scan-grad", "n
 TIMED = ("planar", "cat", "wide", "mnist", "softmax", "softmax-mb")  # every peer is timed on these
 PROBLEMS = TIMED + ("sweep", "overhead", "resume", "mixed", "growth")
 PROFILES = {  # the defaults of --configs, --peers, --repeats; --quick: every code path but wide's
-    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),  # --device cuda: under 5 minutes
+    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),
     "quick": dict(configs=tuple(p for p in PROBLEMS if p != "wide"), peers=PEERS, repeats=1),
     "cuda": dict(configs=tuple(p for p in PROBLEMS if p != "growth"), repeats=3, peers=(
         "jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad", "torch-eager", "torch-compile"))}
