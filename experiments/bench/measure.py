@@ -95,7 +95,8 @@ def run(cfg, name: str) -> tuple[dict, dict]:
     except Exception as e:  # noqa: BLE001 (a problem that fails is reported, not fatal)
         log(f"[{name}] FAILED: {traceback.format_exc()}")
         res = {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:300]}
-    log(f"[{name}] {res['status']} in {time.perf_counter() - t0:.0f} s")
+    log(f"[{name}] {res['status']} in {time.perf_counter() - t0:.0f} s" + "".join(
+        f"; {k} {v:.1f} s" for k, v in res.get("phase_seconds", {}).items()))
     return machine(cfg), {"problem": name, **res, "wall_seconds": time.perf_counter() - t0}
 
 
@@ -140,7 +141,7 @@ def measure_problem(cfg, name: str) -> dict:
     """Every selected peer on one problem: warmed up, then timed round-robin beside the floor."""
     prob = problems.problem(name, cfg)
     n, unit = prob.iterations, "epoch" if prob.batch_size else "iteration"
-    rss_before, (X, Y, source) = rss_mib(), problems.make_data(prob)
+    rss_before, (data_s, (X, Y, source)) = rss_mib(), timed(problems.make_data, prob)
     key, params = jax.random.key(0), problems.init_params(1, prob)
     orders = problems.shuffle_orders(key, n, prob.m) if prob.batch_size else None
     setup = peers.Setup(prob, X, Y, params, key, orders, cfg)
@@ -148,18 +149,21 @@ def measure_problem(cfg, name: str) -> dict:
     runs, curves, _ = {}, {}, rss_mib(peak=True, reset=True)
     for peer in cfg.peers:
         try:
-            run_peer, warm_n = peers.PREPARE[peer](setup)
+            prepare, (run_peer, warm_n) = timed(peers.PREPARE[peer], setup)  # imports, copies
             warm = timed(run_peer, warm_n)[0]
-            runs[peer], recs[peer] = run_peer, {"status": "ok", "warmup": [warm, warm_n]}
+            runs[peer], recs[peer] = run_peer, {"status": "ok", "warmup": [warm, warm_n],
+                                                "prepare_seconds": prepare}
         except Exception as e:  # noqa: BLE001 (a peer that cannot run is reported, not fatal)
             recs[peer] = {"status": "skipped" if isinstance(e, peers.Skip) else "failed",
                           "reason": str(e)[:300], "traceback": traceback.format_exc()}
+    t_rounds = time.perf_counter()
     times, outs = rounds(cfg.repeats, *(partial(f, n) for f in runs.values()))
+    rounds_s = time.perf_counter() - t_rounds
     for peer, t, costs in zip(runs, times, outs):
         recs[peer]["times"] = [x / n for x in t]
         curves[peer] = np.array([float(c) for c in costs] if isinstance(costs, list) else
                                 costs, float).ravel()  # fetched after the clock stopped
-    peak, fl = rss_mib(peak=True), floor(prob, cfg.quick)
+    peak, (floor_s, fl) = rss_mib(peak=True), timed(floor, prob, cfg.quick)
     median = {p: float(np.median(recs[p]["times"])) for p in runs}
     fastest = min(median, key=median.get, default=None)
     for p, s in median.items():
@@ -176,7 +180,10 @@ def measure_problem(cfg, name: str) -> dict:
                 for p, c in curves.items() if p != ref and ref in curves},
             "memory": {"peak_rss_mib": peak, "rss_before_data_mib": rss_before,
                        "device_peak_mib": device_peak_mib()},
-            "load_average": os.getloadavg()}
+            "load_average": os.getloadavg(), "phase_seconds": {  # where the problem's time went
+                "data": data_s, "rounds": rounds_s, "floor": floor_s, **{
+                    f"{p} set-up and warm-up": r["prepare_seconds"] + r["warmup"][0]
+                    for p, r in recs.items() if r["status"] == "ok"}}}
 
 
 def sweep(cfg, name: str) -> dict:
