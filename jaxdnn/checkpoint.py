@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdnn.checks import is_traced
+
 FORMAT_NAME = "jaxdnn-checkpoint"
 FORMAT_VERSION = 2
 _TREES = ("params", "opt_state")
@@ -73,7 +75,7 @@ class Checkpoint(NamedTuple):
 
 
 def _leaf_to_numpy(leaf, where: str) -> np.ndarray:
-    if isinstance(leaf, jax.core.Tracer):
+    if is_traced(leaf):
         raise TypeError(f"{where} is a tracer: call save outside jit/vmap/grad")
     if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
         raise TypeError(f"{where} is a PRNG key array; store jax.random.key_data(key) instead")
@@ -91,7 +93,7 @@ def _is_ml_dtype(dtype) -> bool:
 
 
 def _history(values, what: str) -> np.ndarray:
-    if isinstance(values, jax.core.Tracer) or not isinstance(
+    if is_traced(values) or not isinstance(
             values, (list, tuple, np.ndarray, np.generic, jax.Array)):
         raise TypeError(f"{what} must be a 1-D or 2-D array of numbers, got "
                         f"{type(values).__name__}")

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdnn.checks import check_same_structure, check_scalar, is_traced
+from jaxdnn.checks import check_same_structure, check_scalar, is_array, is_traced
 
 
 def gd_update(params, grads, learning_rate):
@@ -61,7 +61,7 @@ def gd_update(params, grads, learning_rate):
     check_same_structure(params, grads, "params", "grads")
     for name, tree in (("params", params), ("grads", grads)):
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-            if not isinstance(leaf, (jax.Array, np.ndarray, jax.core.Tracer)):
+            if not is_array(leaf):  # a JAX or NumPy array, or a tracer (a jax.Array too)
                 raise TypeError(f"{name}{jax.tree_util.keystr(path)} must be an array, "
                                 f"got {type(leaf).__name__}")
     check_scalar("learning_rate", learning_rate, low=0.0, low_inclusive=False)
