@@ -156,8 +156,8 @@ def main(argv=None) -> dict:
 def write(cfg, argv, out: pathlib.Path, machine, problems: dict, t0: float) -> dict:
     """The result so far, written to ``OUT/NAME.json`` and ``OUT/NAME.md`` (and the growth plot)."""
     name = cfg.name or (machine or {}).get("backend", "cpu")
-    if problems.get("growth", {}).get("status") == "ok":
-        problems["growth"]["plot"] = f"{name}-growth.png"
+    if problems.get("growth", {}).get("status") == "ok" and "plot" not in problems["growth"]:
+        problems["growth"]["plot"] = f"{name}-growth.png"  # drawn once, when growth is done
         growth.plot(problems["growth"], out / problems["growth"]["plot"], cfg.quick)
     result = {"name": name, "question": QUESTION, "config": vars(cfg),
               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -137,6 +137,11 @@ def floor(prob, quick: bool) -> dict:
             "elementwise_seconds": elementwise, "own_shapes_seconds": max(own, elementwise)}
 
 
+def on_device(prob):
+    """``(X, Y, params)`` of ``prob`` on JAX's default device, in one explicit transfer."""
+    return jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
+
+
 def measure_problem(cfg, name: str) -> dict:
     """Every selected peer on one problem: warmed up, then timed round-robin beside the floor."""
     prob = problems.problem(name, cfg)
@@ -215,7 +220,7 @@ def overhead(cfg, name: str) -> dict:
     problem: what fit's host work (checks, copies, the round trip) costs a call."""
     prob = problems.problem(name, cfg)
     n, acts, calls = prob.iterations, prob.activations, 20 if cfg.quick else 200
-    X, Y, params = jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
+    X, Y, params = on_device(prob)
     opt = jaxdnn.gradient_descent(prob.learning_rate)
     state = jaxdnn.TrainState(params, opt.init(params), jnp.int32(0))
     steps = partial(jax.jit(jaxdnn.train_steps, static_argnums=(0, 1)), jaxdnn.TrainConfig(
@@ -236,7 +241,7 @@ def resume(cfg, name: str) -> dict:
     would (the later one removed); the resumed call reads only that folder."""
     prob = problems.problem(name, cfg)
     n, half = prob.iterations, max(prob.iterations // 2, 1)
-    X, Y, params = jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
+    X, Y, params = on_device(prob)
     fit = partial(jaxdnn.fit, params, X, Y, prob.activations, learning_rate=prob.learning_rate,
                   num_iterations=n, batch_size=prob.batch_size, key=jax.random.key(0),
                   progress=False, checkpoint_every=half)
@@ -255,7 +260,7 @@ def mixed(cfg, name: str) -> dict:
     seconds per iteration of each, hand-derived and by ``jax.grad``, and their final costs."""
     prob = problems.problem(name, cfg)
     n = prob.iterations
-    X, Y, params = jax.device_put((*problems.make_data(prob)[:2], problems.init_params(1, prob)))
+    X, Y, params = on_device(prob)
     runs = {f"{g} {dt}": partial(jaxdnn.fit, params, X, Y, prob.activations, grad=g,
                                  learning_rate=prob.learning_rate, num_iterations=n,
                                  chunk_size=n, progress=False,
