@@ -5,8 +5,9 @@ seconds per iteration (epoch) of ``fit`` and its peers (:mod:`~experiments.bench
 problem (:mod:`~experiments.bench.problems`) against the machine's floor, a vmapped sweep, fit's
 host overhead a call, a bitwise resume, bfloat16 mixed precision
 (:mod:`~experiments.bench.measure`), growth with m and the width
-(:mod:`~experiments.bench.growth`). Each problem runs in a process of its own (``--quick``: all in
-this one), its peers warmed up, then timed round-robin. Writes OUT/NAME.json, .md, .png.
+(:mod:`~experiments.bench.growth`). On CPU each problem runs in a process of its own
+(``--isolate``; the cuda profile and ``--quick``: all in this one), its peers warmed up, then timed
+round-robin. Writes OUT/NAME.json, .md, .png.
 
     python -m experiments.bench                    # everything: about 12 minutes on 2 cores
     python -m experiments.bench --quick            # a smoke run, about a minute
@@ -52,7 +53,8 @@ def peers_table(timed: dict) -> str:
             lambda r: mine(r, "ratio_to_floor") + f" ({r['floor']['bound']})",
             "jaxdnn manual / its own GEMM shapes": lambda r: mine(r, "ratio_to_own_shapes_floor"),
             "peak MiB: RSS, device": lambda r: "{peak_rss_mib:.0f}, {device_peak_mib}".format(
-                **r["memory"])}
+                **r["memory"]) + ("" if r["memory"].get("own_process") or r["memory"][
+                    "device_peak_mib"] is None else " (device: the process's so far)")}
     head = [f"{n} {list(r['dims'])}, m={r['m']}" + (f", batch {r['batch_size']} (epoch)" if
                                               r["batch_size"] else "") for n, r in timed.items()]
     return markdown_table(["peer"] + head, [[p] + [cell(r, p) for r in timed.values()]
@@ -111,9 +113,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def isolated(cfg, fn, *args, env=None):
-    """``fn(*args)`` in a fresh process, ``env`` added (``--quick``: here); None if it died."""
-    if cfg.quick:
+def isolated(cfg, fn, *args, env=None, alone=False):
+    """``fn(*args)`` in a fresh process, ``env`` added, with ``--isolate``, or where ``env`` must
+    be read as JAX starts, or where the call's peak memory must be its ``alone``; else here (and
+    always here with ``--quick``). None if the process died."""
+    if cfg.quick or not (cfg.isolate or env or alone):
         return fn(*args)
     before = dict(os.environ)
     os.environ.update(env or {})
@@ -141,13 +145,14 @@ def main(argv=None) -> dict:
     for name in cfg.configs:
         if name == "growth":  # each point in a process of its own: its own peak memory
             problems[name] = growth.measure(
-                cfg, partial(isolated, cfg, growth.measure_point, cfg), measure.log)
+                cfg, partial(isolated, cfg, growth.measure_point, cfg, alone=True), measure.log)
         else:
-            env = {"XLA_FLAGS": f"{flags} --xla_gpu_deterministic_ops=true"} if (
+            env = {"XLA_FLAGS": f"{flags} --xla_gpu_deterministic_ops=true".strip()} if (
                 name == "resume") else {}
-            machine, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (
-                machine, {"problem": name, "status": "failed",
-                          "reason": "its process died (see the log)"})
+            ran, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (
+                None, {"problem": name, "status": "failed",
+                       "reason": "its process died (see the log)"})
+            machine = machine if machine and env else ran or machine  # resume's flag: its own
         result = write(cfg, argv, out, machine, problems, t0)
     print(markdown(result), flush=True)
     return result

@@ -23,6 +23,7 @@ import numpy as np
 import jaxdnn
 from experiments.bench import peers, problems
 from jaxdnn import checkpoint
+from jaxdnn.checks import check_problem
 
 _T0 = time.perf_counter()
 
@@ -184,7 +185,8 @@ def measure_problem(cfg, name: str) -> dict:
                 p: float(np.max(np.abs(c - curves[ref]) / np.abs(curves[ref])))
                 for p, c in curves.items() if p != ref and ref in curves},
             "memory": {"peak_rss_mib": peak, "rss_before_data_mib": rss_before,
-                       "device_peak_mib": device_peak_mib()},
+                       "device_peak_mib": device_peak_mib(),  # JAX's: since the process began
+                       "own_process": not (cfg.quick or not cfg.isolate)},
             "load_average": os.getloadavg(), "phase_seconds": {  # where the problem's time went
                 "data": data_s, "rounds": rounds_s, "floor": floor_s, **{
                     f"{p} set-up and warm-up": r["prepare_seconds"] + r["warmup"][0]
@@ -217,22 +219,33 @@ def sweep(cfg, name: str) -> dict:
 
 def overhead(cfg, name: str) -> dict:
     """``fit`` per call against a jitted ``train_steps`` per call, the same iterations of a tiny
-    problem: what fit's host work (checks, copies, the round trip) costs a call."""
+    problem: what fit's host work (checks, copies, the round trip) costs a call; and its parts:
+    ``train_steps`` with the costs fetched to the host (as fit reads them), a new optimizer
+    state (``optimizer.init``: fit makes one per call) and the data checks (``check_problem``)."""
     prob = problems.problem(name, cfg)
-    n, acts, calls = prob.iterations, prob.activations, 20 if cfg.quick else 200
+    n, acts, calls, lr = prob.iterations, prob.activations, 20 if cfg.quick else 200, (
+        prob.learning_rate)
     X, Y, params = on_device(prob)
-    opt = jaxdnn.gradient_descent(prob.learning_rate)
+    opt = jaxdnn.gradient_descent(lr)
     state = jaxdnn.TrainState(params, opt.init(params), jnp.int32(0))
     steps = partial(jax.jit(jaxdnn.train_steps, static_argnums=(0, 1)), jaxdnn.TrainConfig(
         acts, opt.update), n, state, jaxdnn.examples_first(X, Y), jax.random.key(0))
-    fit = partial(jaxdnn.fit, params, X, Y, acts, learning_rate=prob.learning_rate,
-                  num_iterations=n, chunk_size=n, progress=False)
+    fit = partial(jaxdnn.fit, params, X, Y, acts, learning_rate=lr, num_iterations=n,
+                  chunk_size=n, progress=False)
+    parts = {"fit": fit, "train_steps": steps,
+             "train_steps, costs fetched": lambda: jax.device_get(steps()[1].costs),
+             "optimizer.init": lambda: jaxdnn.gradient_descent(lr).init(params),
+             "check_problem": partial(check_problem, params, X, Y, acts)}
     same = np.array_equal(fit()[1], steps()[1].costs)  # and both compiled
     many = lambda f: lambda: [jax.block_until_ready(f()) for _ in range(calls)]  # back to back
-    fit_s, steps_s = (np.median(t) / calls for t in rounds(cfg.repeats, many(fit), many(steps))[0])
+    per_call = {k: float(np.median(t)) / calls
+                for k, t in zip(parts, rounds(cfg.repeats, *map(many, parts.values()))[0])}
+    fit_s, steps_s = per_call["fit"], per_call["train_steps"]
     return {**dataclasses.asdict(prob), "calls": calls, "fit_seconds_per_call": fit_s,
             "train_steps_seconds_per_call": steps_s, "ratio": fit_s / steps_s,
-            "host_overhead_seconds": fit_s - steps_s, "same_costs": bool(same)}
+            "host_overhead_seconds": fit_s - steps_s, "same_costs": bool(same),
+            **{f"seconds per call, {k}": v for k, v in per_call.items() if k not in (
+                "fit", "train_steps")}}
 
 
 def resume(cfg, name: str) -> dict:

@@ -196,7 +196,10 @@ def torch_peer(compiled: bool, s: Setup):
     init = [torch.from_numpy(p[k]).to(dev) for p in s.params for k in ("W", "b")]
     orders = torch.from_numpy(s.orders).to(dev) if s.orders is not None else None
     # forward, backward and update in one graph; on a GPU replayed as a CUDA graph, PyTorch's
-    # mode for small batches
+    # mode for small batches. Compiled afresh: shapes met on an earlier problem of this process
+    # would otherwise make it compile this one's with dynamic shapes
+    if compiled:
+        torch.compiler.reset()
     step = torch.compile(torch_functional_step,
                          mode="reduce-overhead" if dev == "cuda" else None) if compiled else None
 

@@ -18,11 +18,15 @@ PEERS = ("jaxdnn-manual", "jaxdnn-autodiff", "jax-jit-loop", "jax-scan-grad", "n
          "torch-eager", "torch-compile", "sklearn")
 TIMED = ("planar", "cat", "wide", "mnist", "softmax", "softmax-mb")  # every peer is timed on these
 PROBLEMS = TIMED + ("sweep", "overhead", "resume", "mixed", "growth")
-PROFILES = {  # the defaults of --configs, --peers, --repeats; --quick: every code path but wide's
-    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5),
-    "quick": dict(configs=tuple(p for p in PROBLEMS if p != "wide"), peers=PEERS, repeats=1),
-    "cuda": dict(configs=tuple(p for p in PROBLEMS if p != "growth"), repeats=3, peers=(
-        "jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad", "torch-eager", "torch-compile"))}
+PROFILES = {  # the defaults of --configs, --peers, --repeats, --isolate; --quick: every code
+    # path but wide's. On a GPU each process pays for starting CUDA in JAX and PyTorch and for
+    # PyTorch's compile workers: the cuda profile runs its problems in one process
+    "cpu": dict(configs=PROBLEMS, peers=PEERS, repeats=5, isolate=True),
+    "quick": dict(configs=tuple(p for p in PROBLEMS if p != "wide"), peers=PEERS, repeats=1,
+                  isolate=False),
+    "cuda": dict(configs=tuple(p for p in PROBLEMS if p != "growth"), repeats=3, isolate=False,
+                 peers=("jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad", "torch-eager",
+                        "torch-compile"))}
 
 
 def parse_args(argv=None, doc=None) -> argparse.Namespace:
@@ -36,6 +40,9 @@ def parse_args(argv=None, doc=None) -> argparse.Namespace:
     add("--device", choices=("cpu", "cuda"), default="cpu", help="PyTorch's device, the profile")
     add("--out", default="out/bench", help="folder for NAME.json, NAME.md")
     add("--name", help="file name stem (default: the JAX backend)")
+    add("--isolate", action=argparse.BooleanOptionalAction, help="each problem in a process of "
+        "its own, with its own peak memory (default: on CPU; the cuda profile runs its problems "
+        "in one process but for resume, whose XLA flag is read at start-up)")
     add("--quick", action="store_true", help="a smoke run: small shapes, one process, XLA "
         "without LLVM's optimisations, no torch.compile (10-30 s per shape)")
     cfg = p.parse_args(argv)
