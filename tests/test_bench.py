@@ -171,7 +171,7 @@ def test_shuffle_orders_are_fits_minibatches():
 @pytest.mark.parametrize("hidden", ["tanh", "relu"])
 def test_numpy_and_torch_steps_are_the_gradient_step_of_jax_grad(hidden, output):
     """One hand-derived NumPy update equals ``W - lr jax.grad(cost)`` (float32); so do PyTorch's
-    in-place and functional steps, where PyTorch is installed."""
+    eager step and the step it compiles (``torch.func``'s gradient), where PyTorch is installed."""
     rs = np.random.RandomState(0)
     n_L = 4 if output == "softmax" else 1
     X = rs.standard_normal((3, 16)).astype(np.float32)
@@ -195,13 +195,12 @@ def test_numpy_and_torch_steps_are_the_gradient_step_of_jax_grad(hidden, output)
         Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
         eager = [t.clone().requires_grad_() for t in flat]
         J_eager = peers.torch_step(eager, Xt, Yt, 0.5, acts)
-        new, J_func = peers.torch_functional_step(flat, Xt, Yt, 0.5, acts)
+        new = [t.clone() for t in flat]
+        J_func = peers.torch_compiled_step(new, Xt, Yt, 0.5, acts)
         pairs = lambda ts: [(ts[2 * l].detach().numpy(), ts[2 * l + 1].detach().numpy())
                             for l in range(len(ts) // 2)]
         steps.update({"torch eager": (float(J_eager), pairs(eager)),
-                      "torch functional": (float(J_func), pairs(new))})
-        assert all(np.array_equal(t.numpy(), p[k]) for t, p, k in zip(
-            flat, [p for p in params for _ in "Wb"], "Wb" * len(params)))  # inputs unchanged
+                      "torch compiled": (float(J_func), pairs(new))})
     for name, (cost, updated) in steps.items():
         np.testing.assert_allclose(cost, float(J_ref), rtol=1e-6, err_msg=f"{name} cost")
         for l, ((W, b), p, g) in enumerate(zip(updated, params, grads)):

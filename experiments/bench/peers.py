@@ -173,14 +173,19 @@ def torch_step(params, X, Y, lr: float, activations: tuple):
     return J.detach()
 
 
-def torch_functional_step(params, X, Y, lr: float, activations: tuple):
-    """The same update as a function of its inputs, for ``torch.compile``: the gradient from
-    ``torch.func``, new params out and no input changed (CUDA graphs skip a step that mutates its
-    inputs); ``(params, cost)``."""
+def torch_compiled_step(params, X, Y, lr: float, activations: tuple):
+    """The update as ``torch.compile`` takes it: the gradient from ``torch.func`` (no autograd
+    state on the params), ``W -= lr dW`` in place; the cost. CUDA graphs replay an in-place update
+    of inputs whose addresses are marked static (``torch._dynamo.mark_static_address``), and skip
+    one whose inputs are not; a step returning new params instead would hand a graph's outputs to
+    its next replay, which overwrites them."""
     import torch
 
     grads, J = torch.func.grad_and_value(torch_cost)(params, X, Y, activations)
-    return [p - lr * g for p, g in zip(params, grads)], J  # W - lr * dW
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            p.sub_(lr * g)  # W -= lr * dW
+    return J
 
 
 def torch_peer(compiled: bool, s: Setup):
@@ -200,20 +205,25 @@ def torch_peer(compiled: bool, s: Setup):
     # would otherwise make it compile this one's with dynamic shapes
     if compiled:
         torch.compiler.reset()
-    step = torch.compile(torch_functional_step,
-                         mode="reduce-overhead" if dev == "cuda" else None) if compiled else None
+        step = torch.compile(torch_compiled_step,
+                             mode="reduce-overhead" if dev == "cuda" else None)
+        static = [a.clone() for a in init]  # one set of params at fixed addresses for every run
+        for a in static:
+            torch._dynamo.mark_static_address(a)
 
     def run(n):
-        params = [a.clone().requires_grad_(not compiled) for a in init]
+        if compiled:
+            params = static
+            for a, a0 in zip(static, init):
+                a.copy_(a0)
+        else:
+            params = [a.clone().requires_grad_() for a in init]
 
         def update(idx):
-            nonlocal params
             if not compiled:
                 return torch_step(params, X[:, idx], Y[:, idx], prob.learning_rate,
                                   prob.activations)
-            if dev == "cuda":  # a new step: the last one's outputs are read only as inputs
-                torch.compiler.cudagraph_mark_step_begin()
-            params, J = step(params, X[:, idx], Y[:, idx], prob.learning_rate, prob.activations)
+            J = step(params, X[:, idx], Y[:, idx], prob.learning_rate, prob.activations)
             return J.clone() if dev == "cuda" else J  # a graph's replay overwrites its outputs
         costs = host_loop(update, n, prob, orders)
         if dev == "cuda":
