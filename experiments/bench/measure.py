@@ -101,12 +101,31 @@ def run(cfg, name: str) -> tuple[dict, dict]:
     return machine(cfg), {"problem": name, **res, "wall_seconds": time.perf_counter() - t0}
 
 
+def probe_rates(probes: dict) -> dict:
+    """Work per second of each ``name: (work, fn)`` probe, the fastest of up to 5 calls."""
+    rates = {}
+    for k, (work, fn) in probes.items():
+        got, _ = [], jax.block_until_ready(fn())  # compiled before the clock starts
+        while len(got) < 5 and sum(got) <= 0.5:
+            got.append(timed(lambda f=fn: jax.block_until_ready(f()))[0])
+        rates[k] = work / min(got)
+    return rates
+
+
+_MACHINE_RATES = {}  # quick: the square GEMMs', tanh's and exp's rates, once per process
+
+
 def floor(prob, quick: bool) -> dict:
     """The floors in seconds per iteration (epoch), from probes each the fastest of 5 calls."""
     rs = np.random.RandomState(1)  # host random numbers: no compilation per shape
     normal = lambda *shape: jax.device_put(rs.standard_normal(shape).astype(np.float32))
-    probes = {f"gemm {n}^3": (2.0 * n**3, partial(jax.jit(jnp.dot), normal(n, n), normal(n, n)))
-              for n in ((256,) if quick else (512, 1024, 2048))}
+    if quick not in _MACHINE_RATES:  # the machine's, not the problem's: measured once
+        x = jax.device_put(np.linspace(-4, 4, 2**18 if quick else 2**22, dtype=np.float32))
+        _MACHINE_RATES[quick] = probe_rates({
+            **{f"gemm {n}^3": (2.0 * n**3, partial(jax.jit(jnp.dot), normal(n, n), normal(n, n)))
+               for n in ((256,) if quick else (512, 1024, 2048))},
+            "tanh": (x.size, partial(jax.jit(jnp.tanh), x)),
+            "exp": (x.size, partial(jax.jit(jnp.exp), x))})
     dims, width, m = prob.dims, prob.batch_size or prob.m, prob.m
     Ws = [normal(b, a) for a, b in zip(dims[:-1], dims[1:])]  # (n_l, n_{l-1})
     As = [normal(a, width) for a in dims[:-1]]  # A_prev: (n_{l-1}, width)
@@ -116,16 +135,8 @@ def floor(prob, quick: bool) -> dict:
         [dZ @ A.T for A, dZ in zip(As, dZs)],  # dW = dZ A_prev^T
         [W.T @ dZ for W, dZ in zip(Ws[1:], dZs[1:])]))  # dA_prev = W^T dZ, not for layer 1
     flops = 6.0 * width * problems.num_weights(dims) - 2.0 * width * dims[0] * dims[1]
-    x = jax.device_put(np.linspace(-4, 4, 2**18 if quick else 2**22, dtype=np.float32))
-    probes.update({"gemm own shapes": (flops, partial(own, Ws, As, dZs)),
-                   "tanh": (x.size, partial(jax.jit(jnp.tanh), x)),
-                   "exp": (x.size, partial(jax.jit(jnp.exp), x))})
-    rates = {}
-    for k, (work, fn) in probes.items():
-        got, _ = [], jax.block_until_ready(fn())  # compiled before the clock starts
-        while len(got) < 5 and sum(got) <= 0.5:
-            got.append(timed(lambda f=fn: jax.block_until_ready(f()))[0])
-        rates[k] = work / min(got)
+    rates = {**_MACHINE_RATES[quick],
+             **probe_rates({"gemm own shapes": (flops, partial(own, Ws, As, dZs))})}
     gemm = {k: v for k, v in rates.items() if k.startswith("gemm")}
     best = max(gemm, key=gemm.get)
     tanh = m * sum(n for n, g in zip(dims[1:-1], prob.activations[:-1]) if g == "tanh")
@@ -233,7 +244,8 @@ def overhead(cfg, name: str) -> dict:
     fit = partial(jaxdnn.fit, params, X, Y, acts, learning_rate=lr, num_iterations=n,
                   chunk_size=n, progress=False)
     parts = {"fit": fit, "train_steps": steps,
-             "train_steps, costs fetched": lambda: jax.device_get(steps()[1].costs),
+             "train_steps, costs fetched": lambda: jax.device_get(  # as fit: waited for first
+                 jax.block_until_ready(steps()[1].costs)),
              "optimizer.init": lambda: jaxdnn.gradient_descent(lr).init(params),
              "check_problem": partial(check_problem, params, X, Y, acts)}
     same = np.array_equal(fit()[1], steps()[1].costs)  # and both compiled
