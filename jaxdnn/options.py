@@ -11,6 +11,7 @@ names the argument, what was expected and what came.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import pathlib
@@ -89,6 +90,8 @@ class FitOptions:
       patience: None (no early stopping), or the validation checks without improvement after
         which the run stops.
       min_delta: the decrease of the validation cost that counts as an improvement (>= 0).
+      opt_state: the initial optimizer state where runs share it (the default gradient descent
+        with a number for its learning rate), else None: made from the params, per run.
     """
 
     config: Any
@@ -102,6 +105,7 @@ class FitOptions:
     checkpoint_dir: pathlib.Path | None
     patience: int | None = None
     min_delta: float = 0.0
+    opt_state: Any = None
 
     @classmethod
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
@@ -109,9 +113,11 @@ class FitOptions:
               checkpoint_dir, checkpoint_every, norms=False, patience=None,
               min_delta=None, bn_momentum=MOMENTUM, compute_dtype=None) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
+        opt_state = None
         if optimizer is None:
-            optimizer = gradient_descent(DEFAULT_LEARNING_RATE if learning_rate is None
-                                         else learning_rate)
+            lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
+            optimizer, opt_state = (_default_optimizer(lr, *_placement(float)) if type(lr) in (
+                int, float) else (gradient_descent(lr), None))
         elif not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
             raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
                             f"None, got {type(optimizer).__name__}")
@@ -139,8 +145,8 @@ class FitOptions:
         else:
             check_regularization(l2, keep_prob, key, len(params))
             dtype = jax.tree.leaves(params)[0].dtype
-            # a concrete strength goes to the device explicitly, once; 0 leaves the term out
-            l2 = None if l2 == 0 else jax.device_put(np.asarray(l2, dtype))
+            # a number goes to the device explicitly, once per value; 0 leaves the term out
+            l2 = None if l2 == 0 else _constant(l2, *_placement(dtype))
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         if not isinstance(norms, bool):
@@ -161,7 +167,11 @@ class FitOptions:
                              compute_dtype=None if compute is None else compute.name)
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
-                   _directory(checkpoint_dir), patience, min_delta)
+                   _directory(checkpoint_dir), patience, min_delta, opt_state)
+
+    def init_opt_state(self, params):
+        """The optimizer's initial state for a run from ``params``."""
+        return self.optimizer.init(params) if self.opt_state is None else self.opt_state
 
     def traced(self) -> FitOptions:
         """These options for a traced ``fit`` (under ``jit`` or ``vmap``), where the host sees no
@@ -173,6 +183,36 @@ class FitOptions:
         if self.validation is None:  # nothing looks at the results between chunks
             return dataclasses.replace(self, chunk=self.num_iterations)
         return self
+
+
+# fit's numbers on the device, made once. Arrays never change, and these never leave fit (it
+# returns the params, never the optimizer state or the L2 strength; nothing donates them), so
+# every run with the same number shares one: a repeated call makes no transfer and no dispatch
+# before its chunk. Made concrete also while fit is traced.
+
+
+def _placement(dtype):
+    """The cache key's dtype and device: float's meaning follows jax_enable_x64, and arrays
+    are made on the default device."""
+    return jnp.dtype(jnp.result_type(dtype)), jax.config.jax_default_device
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(value, dtype, device):
+    """``value`` as a device scalar of ``dtype``."""
+    del device  # a key only: jax.device_put places it on the default device
+    with jax.ensure_compile_time_eval():
+        return jax.device_put(np.asarray(value, dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _default_optimizer(learning_rate, dtype, device):
+    """``(gradient_descent(learning_rate), its initial state)`` for a number: the step count 0
+    and the learning rate on the device."""
+    check_scalar("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+    optimizer = gradient_descent(_constant(learning_rate, dtype, device))
+    with jax.ensure_compile_time_eval():
+        return optimizer, optimizer.init(None)  # gradient descent's state needs no params
 
 
 def _check_batchnorm_batches(m, batch_size):

@@ -175,6 +175,23 @@ def test_fit_makes_no_implicit_transfers(kwargs):
     assert_trees_close(got, expected, rtol=0, what="the guarded call")
 
 
+def test_a_repeated_fit_transfers_nothing_and_trains_as_an_explicit_optimizer():
+    """fit's default gradient descent puts a number learning rate (and L2 strength) on the device
+    once: a repeated call makes no host-to-device transfer at all, not even an explicit one, also
+    after the first was traced under jit (a traced first call must not leave a tracer behind), and
+    trains exactly as the same rule passed as ``optimizer``."""
+    params, X, Y = problem()
+    kw = dict(num_iterations=6, l2=0.25)
+    first = jax.jit(lambda p: jaxdnn.fit(p, X, Y, ACTS, learning_rate=0.0625, **kw))(params)
+    with jax.transfer_guard_host_to_device("disallow_explicit"):
+        got = jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.0625, **kw)
+        with pytest.raises(Exception, match="host-to-device"):  # a new rate: one transfer
+            jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.125, **kw)
+    explicit = jaxdnn.fit(params, X, Y, ACTS, optimizer=jaxdnn.gradient_descent(0.0625), **kw)
+    assert_trees_close(got, explicit, rtol=0, what="the default optimizer against the explicit")
+    assert_trees_close(first, explicit, rtol=1e-12, what="the jitted call")
+
+
 def test_a_second_call_does_not_compile_again():
     params, X, Y = problem(m=17)
     jaxdnn.fit(params, X, Y, ACTS, learning_rate=0.1, num_iterations=20, chunk_size=10)
