@@ -113,6 +113,8 @@ def test_sweep_overhead_resume_mixed_and_growth(quick_run):
     assert {p["mode"] for p in g["points"]} == {"full", "minibatch"}
     for p in g["points"]:
         assert p["status"] == "ok" and p["seconds"] > 0 and p["model_mib"]["total"] > 0, p
+        # a run's later epochs are timed for minibatches only (full batch has no first-epoch copy)
+        assert isinstance(p["later_epoch_seconds"], float) == (p["mode"] == "minibatch"), p
 
 
 def test_command_line_profiles_and_errors():
@@ -122,7 +124,9 @@ def test_command_line_profiles_and_errors():
     assert bench.parse_args([]).configs == problems.PROBLEMS
     cuda = bench.parse_args(["--device", "cuda"])
     assert "growth" not in cuda.configs and {"resume", "mixed", "sweep"} <= set(cuda.configs)
-    assert cuda.repeats == 3
+    assert cuda.repeats == 3 and cuda.isolate is False  # one process: CUDA started once
+    assert bench.parse_args([]).isolate is True and quick.isolate is False
+    assert bench.parse_args(["--device", "cuda", "--isolate"]).isolate is True
     assert set(cuda.peers) == {"jaxdnn-manual", "jaxdnn-autodiff", "jax-scan-grad",
                                "torch-eager", "torch-compile"}
     assert problems.problem("wide", quick).dims == (256, 256, 256, 1)

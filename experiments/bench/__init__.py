@@ -84,8 +84,10 @@ def growth_md(g: dict) -> str:
         markdown_table(["mode", "layers", "m", "weights P", "time", "memory MiB", "XLA MiB",
                         "model MiB", "XLA / model"], rows), "",
         "Slopes (log-log): " + "; ".join(f"{k} {v:.2f}" for k, v in g["slopes"].items())
-        + ". A minibatch epoch against a full-batch iteration: " + "; ".join(
-            f"m = {int(m):,}: {r:.2f}x" for m, r in g["epoch_vs_full_batch"].items()) + ".", "",
+        + ". A minibatch epoch against a full-batch iteration, a run's first (with its "
+        "examples-first copy of X) and its later ones: " + "; ".join(
+            f"m = {int(m):,}: {r:.2f}x, {g['later_epoch_vs_full_batch'][m]:.2f}x"
+            for m, r in g["epoch_vs_full_batch"].items()) + ".", "",
         f"![time and memory against m and width]({g.get('plot')})"])
 
 

@@ -1,7 +1,9 @@
 """Growth: time and peak memory of ``fit`` for [784, 128, 64, 1], full batch and minibatches of
 256, as m goes from 10^3 to 10^6, and for [784, w, w, 1] as w goes from 64 to 2048 (m = 10^4), each
 point in a process of its own; memory set against a model (data + params + caches of Z, A of each
-layer over a batch + fit's working copies) and against XLA's account of the compiled chunk."""
+layer over a batch + fit's working copies) and against XLA's account of the compiled chunk. A
+minibatch point also times a run's later epochs (two epochs a call, less one): the first epoch of
+a run also makes its examples-first copy of X."""
 
 from __future__ import annotations
 
@@ -53,19 +55,25 @@ def measure_point(cfg, point: dict) -> dict:
     rss_data, batch = rss_mib() - rss_before, BATCH if mode == "minibatch" else None
     # full batch: about 2e10 multiply-adds a call, 1 to 50 iterations (--quick: at most 5)
     n = 1 if batch else int(np.clip(2e10 // (m * point["P"]), 1, 5 if cfg.quick else 50))
-    fit = lambda: jax.block_until_ready(jaxdnn.fit(
+    fit = lambda n=n: jax.block_until_ready(jaxdnn.fit(
         params, X, Y, ACTS, learning_rate=LR, num_iterations=n, chunk_size=n, progress=False,
         batch_size=batch, key=jax.random.key(2)))[1]
     warm, costs = timed(fit)  # compiled and warmed up
     rss_start = rss_mib(reset=True)
-    times = [timed(fit)[0] / n for _ in range(2 if cfg.quick or m >= 1_000_000 else 3)]
+    repeats = 2 if cfg.quick or m >= 1_000_000 else 3
+    times = [timed(fit)[0] / n for _ in range(repeats)]
     growth, device = max(0.0, rss_mib(peak=True) - rss_start), device_peak_mib()
+    later = None
+    if batch:  # a run's later epochs: two epochs a call less one (the examples-first copy of X
+        fit(2)  # and the call are made once per run, not per epoch)
+        later = min(timed(fit, 2)[0] for _ in range(repeats)) - min(times)
     opt = jaxdnn.gradient_descent(LR)  # XLA's account of the chunk fit runs, layout included
     chunk = lambda state, X, Y, key: jaxdnn.train_steps(jaxdnn.TrainConfig(
         ACTS, opt.update, "manual", batch), n, state, jaxdnn.examples_first(X, Y), key)
     mem = jax.jit(chunk).lower(jaxdnn.TrainState(params, opt.init(params), jnp.int32(0)), X, Y,
                                jax.random.key(2)).compile().memory_analysis()
     return {**point, "units": n, "seconds": min(times), "warmup_seconds": warm,
+            "later_epoch_seconds": later,
             "final_cost": float(costs[-1]), "rss_data_mib": rss_data, "rss_growth_mib": growth,
             "memory_mib": device if device is not None else rss_data + growth,
             "model_mib": model_mib(dims, m, mode), "xla_mib": (mem.argument_size_in_bytes
@@ -98,8 +106,10 @@ def measure(cfg, run_point, log) -> dict:
     full = {r["m"]: r["seconds"] for r in ok if r["axis"] == "m" and r["mode"] == "full"}
     return {"points": results, "slopes": slopes, "batch_size": BATCH,
             "status": "ok" if ok else "failed", "reason": f"{len(results) - len(ok)} failed",
-            "epoch_vs_full_batch": {r["m"]: r["seconds"] / full[r["m"]] for r in ok if r["axis"]
-                                    == "m" and r["mode"] == "minibatch" and r["m"] in full}}
+            **{key: {r["m"]: r[what] / full[r["m"]] for r in ok if r["axis"] == "m"
+                     and r["mode"] == "minibatch" and r["m"] in full}
+               for key, what in (("epoch_vs_full_batch", "seconds"),
+                                 ("later_epoch_vs_full_batch", "later_epoch_seconds"))}}
 
 
 def plot(res: dict, path, quick: bool = False) -> None:
