@@ -264,6 +264,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
       learning_rate: step size of the course's gradient descent (default 0.0075): a number, a
         traced scalar (``jax.vmap`` over learning rates works) or a schedule
         (:mod:`jaxdnn.schedules`). Leave unset when ``optimizer`` is given (it carries its own).
+        A number goes to the device once: later calls with the same number reuse it.
       num_iterations: number of updates with full batches; number of epochs with ``batch_size``.
       grad: ``"manual"`` (the hand-derived backward pass) or ``"autodiff"`` (``jax.grad``).
       optimizer: None for the course's gradient descent, or any ``optax.GradientTransformation``

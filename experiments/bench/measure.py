@@ -197,7 +197,7 @@ def measure_problem(cfg, name: str) -> dict:
                 for p, c in curves.items() if p != ref and ref in curves},
             "memory": {"peak_rss_mib": peak, "rss_before_data_mib": rss_before,
                        "device_peak_mib": device_peak_mib(),  # JAX's: since the process began
-                       "own_process": not (cfg.quick or not cfg.isolate)},
+                       "own_process": cfg.isolate and not cfg.quick},
             "load_average": os.getloadavg(), "phase_seconds": {  # where the problem's time went
                 "data": data_s, "rounds": rounds_s, "floor": floor_s, **{
                     f"{p} set-up and warm-up": r["prepare_seconds"] + r["warmup"][0]
@@ -232,7 +232,8 @@ def overhead(cfg, name: str) -> dict:
     """``fit`` per call against a jitted ``train_steps`` per call, the same iterations of a tiny
     problem: what fit's host work (checks, copies, the round trip) costs a call; and its parts:
     ``train_steps`` with the costs fetched to the host (as fit reads them), a new optimizer
-    state (``optimizer.init``: fit makes one per call) and the data checks (``check_problem``)."""
+    state (``optimizer.init``: fit makes one per call for an optimizer it is given, and its
+    default gradient descent's once per learning rate) and the data checks (``check_problem``)."""
     prob = problems.problem(name, cfg)
     n, acts, calls, lr = prob.iterations, prob.activations, 20 if cfg.quick else 200, (
         prob.learning_rate)
@@ -244,8 +245,7 @@ def overhead(cfg, name: str) -> dict:
     fit = partial(jaxdnn.fit, params, X, Y, acts, learning_rate=lr, num_iterations=n,
                   chunk_size=n, progress=False)
     parts = {"fit": fit, "train_steps": steps,
-             "train_steps, costs fetched": lambda: jax.device_get(  # as fit: waited for first
-                 jax.block_until_ready(steps()[1].costs)),
+             "train_steps, costs fetched": lambda: jax.device_get(steps()[1].costs),  # as fit
              "optimizer.init": lambda: jaxdnn.gradient_descent(lr).init(params),
              "check_problem": partial(check_problem, params, X, Y, acts)}
     same = np.array_equal(fit()[1], steps()[1].costs)  # and both compiled
