@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxdnn.batchnorm import MOMENTUM, is_batchnorm
 from jaxdnn.checks import (
@@ -90,8 +91,6 @@ class FitOptions:
       patience: None (no early stopping), or the validation checks without improvement after
         which the run stops.
       min_delta: the decrease of the validation cost that counts as an improvement (>= 0).
-      opt_state: the initial optimizer state where runs share it (the default gradient descent
-        with a number for its learning rate), else None: made from the params, per run.
     """
 
     config: Any
@@ -105,7 +104,6 @@ class FitOptions:
     checkpoint_dir: pathlib.Path | None
     patience: int | None = None
     min_delta: float = 0.0
-    opt_state: Any = None
 
     @classmethod
     def check(cls, params, X, activations, *, learning_rate, num_iterations, grad, optimizer,
@@ -113,11 +111,10 @@ class FitOptions:
               checkpoint_dir, checkpoint_every, norms=False, patience=None,
               min_delta=None, bn_momentum=MOMENTUM, compute_dtype=None) -> FitOptions:
         """Validate ``fit``'s arguments (``X`` and ``activations`` already checked with Y)."""
-        opt_state = None
         if optimizer is None:
             lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-            optimizer, opt_state = (_default_optimizer(lr, *_placement(float)) if type(lr) in (
-                int, float) else (gradient_descent(lr), None))
+            optimizer = (_default_optimizer(lr, *_placement(float)) if type(lr) in (int, float)
+                         else gradient_descent(lr))
         elif not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
             raise TypeError("optimizer must be an optax.GradientTransformation (init, update) or "
                             f"None, got {type(optimizer).__name__}")
@@ -167,11 +164,7 @@ class FitOptions:
                              compute_dtype=None if compute is None else compute.name)
         return cls(config, optimizer, num_iterations, chunk, key, l2,
                    _validation(params, validation_data, activations), progress,
-                   _directory(checkpoint_dir), patience, min_delta, opt_state)
-
-    def init_opt_state(self, params):
-        """The optimizer's initial state for a run from ``params``."""
-        return self.optimizer.init(params) if self.opt_state is None else self.opt_state
+                   _directory(checkpoint_dir), patience, min_delta)
 
     def traced(self) -> FitOptions:
         """These options for a traced ``fit`` (under ``jit`` or ``vmap``), where the host sees no
@@ -207,12 +200,14 @@ def _constant(value, dtype, device):
 
 @functools.lru_cache(maxsize=64)
 def _default_optimizer(learning_rate, dtype, device):
-    """``(gradient_descent(learning_rate), its initial state)`` for a number: the step count 0
-    and the learning rate on the device."""
+    """``gradient_descent(learning_rate)`` for a number, its ``init`` returning one state made
+    here (the step count 0 and the learning rate on the device: gradient descent's state needs no
+    params); its ``update`` is the rule's shared one, so the compiled program is too."""
     check_scalar("learning_rate", learning_rate, low=0.0, low_inclusive=False)
     optimizer = gradient_descent(_constant(learning_rate, dtype, device))
     with jax.ensure_compile_time_eval():
-        return optimizer, optimizer.init(None)  # gradient descent's state needs no params
+        state = optimizer.init(None)
+    return optax.GradientTransformation(lambda params: state, optimizer.update)
 
 
 def _check_batchnorm_batches(m, batch_size):

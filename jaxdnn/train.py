@@ -346,7 +346,7 @@ def fit(params, X, Y, activations, *, learning_rate=None, num_iterations: int = 
     # the step counter: a run of one chunk starts it inside the compiled program (no transfer);
     # chunks that follow one another share one program, so they get it explicitly from here
     step = None if run.chunk >= run.num_iterations else jax.device_put(np.int32(0))
-    state = TrainState(params, run.init_opt_state(params), step, init_batch_stats(params))
+    state = TrainState(params, run.optimizer.init(params), step, init_batch_stats(params))
     traced = any(map(is_traced, jax.tree.leaves((state, X, Y, run.key, run.l2, run.validation))))
     if traced:  # no host decisions between chunks: one chunk without validation data
         run = run.traced()

@@ -154,7 +154,8 @@ def main(argv=None) -> dict:
             ran, problems[name] = isolated(cfg, measure.run, cfg, name, env=env) or (
                 None, {"problem": name, "status": "failed",
                        "reason": "its process died (see the log)"})
-            machine = machine if machine and env else ran or machine  # resume's flag: its own
+            if ran and not env:  # resume's process has an XLA flag the others do not
+                machine = ran
         result = write(cfg, argv, out, machine, problems, t0)
     print(markdown(result), flush=True)
     return result

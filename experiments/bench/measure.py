@@ -173,9 +173,7 @@ def measure_problem(cfg, name: str) -> dict:
         except Exception as e:  # noqa: BLE001 (a peer that cannot run is reported, not fatal)
             recs[peer] = {"status": "skipped" if isinstance(e, peers.Skip) else "failed",
                           "reason": str(e)[:300], "traceback": traceback.format_exc()}
-    t_rounds = time.perf_counter()
-    times, outs = rounds(cfg.repeats, *(partial(f, n) for f in runs.values()))
-    rounds_s = time.perf_counter() - t_rounds
+    rounds_s, (times, outs) = timed(rounds, cfg.repeats, *(partial(f, n) for f in runs.values()))
     for peer, t, costs in zip(runs, times, outs):
         recs[peer]["times"] = [x / n for x in t]
         curves[peer] = np.array([float(c) for c in costs] if isinstance(costs, list) else
